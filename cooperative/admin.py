@@ -1,0 +1,100 @@
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+
+from .admin_scoping import BranchScopedAdminMixin, ScopedHistoryAdmin
+from .models import AuditLog, Branch, User
+
+
+@admin.register(Branch)
+class BranchAdmin(ScopedHistoryAdmin):
+    list_display = ("code", "name", "city", "state", "status")
+    list_filter = ("status", "state")
+    search_fields = ("code", "name", "city")
+    ordering = ("code",)
+
+
+class CoopUserCreationForm(UserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email", "first_name", "last_name")
+
+
+class CoopUserChangeForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+@admin.register(User)
+class UserAdmin(BranchScopedAdminMixin, DjangoUserAdmin):
+    form = CoopUserChangeForm
+    add_form = CoopUserCreationForm
+    list_display = ("email", "first_name", "last_name", "status", "is_staff", "roles")
+    list_filter = ("status", "is_staff", "groups", "branches")
+    search_fields = ("email", "first_name", "last_name", "phone")
+    ordering = ("email",)
+    filter_horizontal = ("branches", "groups", "user_permissions")
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Person", {"fields": ("first_name", "last_name", "phone", "status")}),
+        (
+            "Access",
+            {"fields": ("branches", "groups", "is_active", "is_staff", "is_superuser", "user_permissions")},
+        ),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {"classes": ("wide",), "fields": ("email", "first_name", "last_name", "password1", "password2")},
+        ),
+    )
+    readonly_fields = ("last_login", "date_joined")
+
+    @admin.display(description="Roles")
+    def roles(self, obj):
+        return ", ".join(g.name for g in obj.groups.all())
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("groups")
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += ["is_superuser", "user_permissions"]  # no self-promotion
+        return fields
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if obj == request.user and "groups" in form.changed_data:
+            messages.warning(request, "You changed your own roles; a second admin should review it.")
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(BranchScopedAdminMixin, admin.ModelAdmin):
+    """Read-only for everyone, superusers included: the log is append-only."""
+
+    list_display = ("created_at", "event", "username", "user", "branch", "ip_address", "path")
+    list_filter = ("event", "branch", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("username", "ip_address", "request_id", "path")
+    date_hierarchy = "created_at"
+    list_select_related = ("user", "branch")
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("cooperative.view_audit_log") or super().has_view_permission(
+            request, obj
+        )
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,81 @@
+"""AuditLog writer and the receivers for authentication events.
+
+Model changes are audited by django-simple-history; this covers what is not a model change.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from axes.signals import user_locked_out
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from .models import AuditLog
+from .security import client_ip
+
+log = logging.getLogger(__name__)
+
+
+def record_event(
+    event: str,
+    *,
+    request=None,
+    user=None,
+    username: str = "",
+    detail: dict | None = None,
+) -> AuditLog:
+    """Append one AuditLog row with who, where from and which request."""
+    http_request = getattr(request, "_request", request)
+    if user is None and http_request is not None:
+        candidate = getattr(http_request, "user", None)
+        if candidate is not None and candidate.is_authenticated:
+            user = candidate
+    branch = None
+    if user is not None and user.pk:
+        branch = user.branches.order_by("code").first()
+    meta = getattr(http_request, "META", {}) if http_request is not None else {}
+    return AuditLog.objects.create(
+        event=event,
+        user=user if user is not None and user.pk else None,
+        username=(username or (user.email if user is not None and user.pk else ""))[:254],
+        branch=branch,
+        ip_address=client_ip(http_request) if http_request is not None else None,
+        user_agent=meta.get("HTTP_USER_AGENT", "")[:400],
+        request_id=getattr(http_request, "request_id", "")[:64] if http_request is not None else "",
+        path=(getattr(http_request, "path", "") or "")[:400],
+        detail=detail or {},
+    )
+
+
+@receiver(user_logged_in)
+def _on_login(sender, request, user, **kwargs) -> None:
+    if request is not None:
+        record_event(AuditLog.Event.LOGIN_SUCCESS, request=request, user=user)
+
+
+@receiver(user_logged_out)
+def _on_logout(sender, request, user, **kwargs) -> None:
+    if request is not None and user is not None:
+        record_event(AuditLog.Event.LOGOUT, request=request, user=user)
+
+
+@receiver(user_login_failed)
+def _on_login_failed(sender, credentials, request=None, **kwargs) -> None:
+    username = (credentials or {}).get("username") or (credentials or {}).get("email") or ""
+    record_event(
+        AuditLog.Event.LOGIN_FAILURE,
+        request=request,
+        username=str(username).lower(),
+        detail={"reason": "bad credentials or locked out"},
+    )
+
+
+@receiver(user_locked_out)
+def _on_locked_out(sender, request, username=None, ip_address=None, **kwargs) -> None:
+    record_event(
+        AuditLog.Event.LOCKOUT,
+        request=request,
+        username=str(username or "").lower(),
+        detail={"ip_address": ip_address},
+    )

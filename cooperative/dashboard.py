@@ -1,0 +1,41 @@
+"""Dashboard widget registry. Apps add widgets in `AppConfig.ready()`:
+
+    dashboard.register(title="My pending approvals", template="approvals/widget.html",
+                       context=lambda request: {...}, order=10, permission="approvals.view_...")
+
+`cooperative` renders them on /admin/ without importing the apps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Widget:
+    title: str
+    template: str
+    context: Callable
+    order: int = 100
+    permission: str | None = None
+
+
+_widgets: list[Widget] = []
+
+
+def register(
+    *, title: str, template: str, context: Callable, order: int = 100, permission: str | None = None
+) -> None:
+    if any(w.title == title for w in _widgets):
+        return  # ready() can run twice in tests
+    _widgets.append(Widget(title, template, context, order, permission))
+
+
+def widgets_for(request) -> list[dict]:
+    shown = []
+    for widget in sorted(_widgets, key=lambda w: w.order):
+        if widget.permission and not request.user.has_perm(widget.permission):
+            continue
+        shown.append({"title": widget.title, "template": widget.template, **widget.context(request)})
+    return shown

@@ -1,0 +1,107 @@
+"""Cross-cutting request handling: request ids, body size, staff idle timeout, staff MFA."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from .api.errors import problem_response
+
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIdMiddleware:
+    """Every request gets an id (the caller's X-Request-ID when sane), echoed in the response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        request.request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        response = self.get_response(request)
+        response["X-Request-ID"] = request.request_id
+        return response
+
+
+class BodySizeLimitMiddleware:
+    """Refuse oversized API bodies up front. DRF's parsers read the stream directly, which skips
+    Django's DATA_UPLOAD_MAX_MEMORY_SIZE check, so the limit is enforced here on Content-Length."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if limit and length > limit and request.path.startswith("/api/"):
+            return problem_response(
+                status=413,
+                title="Request body too large",
+                detail=f"The body is {length} bytes; the limit is {limit} bytes.",
+                instance=request.path,
+            )
+        return self.get_response(request)
+
+
+class StaffSessionIdleTimeoutMiddleware:
+    """Log a staff session out after STAFF_SESSION_IDLE_TIMEOUT seconds without a request."""
+
+    SESSION_KEY = "_coopdesk_last_seen"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and hasattr(request, "session"):
+            now = int(time.time())
+            last_seen = request.session.get(self.SESSION_KEY)
+            if last_seen is not None and now - int(last_seen) > settings.STAFF_SESSION_IDLE_TIMEOUT:
+                logout(request)
+                if request.path.startswith("/admin/"):
+                    return redirect(f"{reverse('admin:login')}?next={request.path}&idle=1")
+            else:
+                request.session[self.SESSION_KEY] = now
+        return self.get_response(request)
+
+
+# Pages a password-authenticated but not yet OTP-verified staff member may reach.
+_MFA_OPEN_PATHS = ("/admin/login/", "/admin/logout/", "/admin/mfa/", "/admin/jsi18n/", "/static/")
+
+
+class StaffMFAMiddleware:
+    """With REQUIRE_STAFF_MFA, the admin answers only to OTP-verified staff.
+
+    Someone who logged in with a password but has no confirmed device is sent to the enrolment page
+    (QR code); someone with a device but an unverified session goes back to the login page.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if settings.REQUIRE_STAFF_MFA and request.path.startswith("/admin/"):
+            user = getattr(request, "user", None)
+            if (
+                user is not None
+                and user.is_authenticated
+                and not request.path.startswith(_MFA_OPEN_PATHS)
+                and not user.is_verified()
+            ):
+                from django_otp import devices_for_user
+
+                if any(True for _ in devices_for_user(user, confirmed=True)):
+                    logout(request)
+                    return redirect(f"{reverse('admin:login')}?next={request.path}")
+                return redirect("admin:mfa-enrol")
+        return self.get_response(request)

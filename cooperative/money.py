@@ -1,0 +1,80 @@
+"""Money helpers: one place for amount size, parsing and the cooperative's rounding rule."""
+
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django.db import models
+
+KOBO = Decimal("0.01")
+MAX_AMOUNT = Decimal("1000000000000000")  # 10^15: anything larger is a typo, not a deposit
+ROUNDING_MODES = {"half_even": ROUND_HALF_EVEN, "half_up": ROUND_HALF_UP}
+
+
+def money(value: Decimal | int | str, rounding: str = "half_up") -> Decimal:
+    """Quantise to kobo. Every amount the system stores passes through here."""
+    return Decimal(value).quantize(KOBO, rounding=ROUNDING_MODES[rounding])
+
+
+def parse_amount(value: object) -> Decimal:
+    """Parse user input strictly: a positive amount with at most two decimals, below 10^15."""
+    if isinstance(value, float):
+        raise ValueError("Send amounts as strings, not floating-point numbers.")
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError) as exc:
+        raise ValueError("Enter a valid amount, e.g. 1500.00.") from exc
+    if not amount.is_finite():
+        raise ValueError("Enter a valid amount, e.g. 1500.00.")
+    if amount != amount.quantize(KOBO):
+        raise ValueError("Amounts have at most two decimal places (kobo).")
+    if amount <= 0:
+        raise ValueError("The amount must be greater than zero.")
+    if amount >= MAX_AMOUNT:
+        raise ValueError("The amount is too large.")
+    return amount.quantize(KOBO)
+
+
+def AmountField(**kwargs) -> models.DecimalField:  # noqa: N802 - reads like a field class
+    return models.DecimalField(max_digits=18, decimal_places=2, **kwargs)
+
+
+_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
+
+
+def _words_below_thousand(n: int) -> str:
+    parts = []
+    if n >= 100:
+        parts.append(f"{_ONES[n // 100]} hundred")
+        n %= 100
+        if n:
+            parts.append("and")
+    if n >= 20:
+        parts.append(_TENS[n // 10] + (f"-{_ONES[n % 10]}" if n % 10 else ""))
+    elif n or not parts:
+        parts.append(_ONES[n])
+    return " ".join(parts)
+
+
+def _int_to_words(n: int) -> str:
+    if n < 1000:
+        return _words_below_thousand(n)
+    for scale, name in _SCALES:
+        if n >= scale:
+            head, rest = divmod(n, scale)
+            words = f"{_int_to_words(head)} {name}"
+            if rest:
+                words += (" and " if rest < 100 else " ") + _int_to_words(rest)
+            return words
+    return _words_below_thousand(n)
+
+
+def amount_in_words(amount: Decimal, currency: str = "NGN") -> str:
+    """'1500.50' -> 'One thousand five hundred naira and fifty kobo' (shown on confirmations)."""
+    amount = money(amount)
+    naira, kobo = divmod(int(amount * 100), 100)
+    major, minor = ("naira", "kobo") if currency == "NGN" else (currency, "cents")
+    words = f"{_int_to_words(naira)} {major}"
+    if kobo:
+        words += f" and {_int_to_words(kobo)} {minor}"
+    return words[0].upper() + words[1:]

@@ -1,0 +1,26 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+
+handler400 = "cooperative.views.handler400"
+handler403 = "cooperative.views.handler403"
+handler404 = "cooperative.views.handler404"
+handler500 = "cooperative.views.handler500"
+
+api_v1 = [
+    path("", include("cooperative.api.urls")),
+    # Domain apps add their routes here by dotted string: cooperative imports no domain app.
+    *[path("", include(module)) for module in settings.COOP_API_URLCONFS],
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("health/live", views.health_live, name="health-live"),
+    path("health/ready", views.health_ready, name="health-ready"),
+]

@@ -1,0 +1,137 @@
+"""Health probes and the error pages shared by admin and API."""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from .api.errors import problem_response
+
+
+@never_cache
+@require_GET
+def health_live(request):
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def _check_cache() -> None:
+    key = "coopdesk:health"
+    cache.set(key, "ok", 10)
+    if cache.get(key) != "ok":
+        raise RuntimeError("cache did not return the value just written")
+
+
+def _check_broker() -> None:
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    client.ping()
+
+
+@never_cache
+@require_GET
+def health_ready(request):
+    """Database, cache and (when configured) the Celery broker. 200 when all pass, else 503."""
+    checks = {"database": _check_database, "cache": _check_cache}
+    if settings.REDIS_URL:
+        checks["broker"] = _check_broker
+    results, healthy = {}, True
+    for name, check in checks.items():
+        started = time.monotonic()
+        try:
+            check()
+            results[name] = {"status": "ok", "ms": round((time.monotonic() - started) * 1000, 1)}
+        except Exception as exc:  # a probe reports every failure, whatever its kind
+            healthy = False
+            results[name] = {"status": "error", "error": exc.__class__.__name__}
+    return JsonResponse(
+        {"status": "ok" if healthy else "error", "checks": results}, status=200 if healthy else 503
+    )
+
+
+def ratelimited(request, exception=None):
+    """django-ratelimit's RATELIMIT_VIEW: a 429 problem (API) or a plain page (admin)."""
+    return problem_response(
+        status=429,
+        title="Too many requests",
+        detail="Too many attempts from your address. Wait a minute and try again.",
+        instance=request.path,
+        request_id=getattr(request, "request_id", ""),
+        headers={"Retry-After": "60"},
+    )
+
+
+def _wants_problem(request) -> bool:
+    return request.path.startswith(("/api/", "/health/"))
+
+
+def handler404(request, exception=None):
+    if _wants_problem(request):
+        return problem_response(
+            status=404,
+            title="Not found",
+            instance=request.path,
+            request_id=getattr(request, "request_id", ""),
+        )
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler403(request, exception=None):
+    from .audit import record_event
+    from .models import AuditLog
+
+    record_event(
+        AuditLog.Event.PERMISSION_DENIED,
+        request=request,
+        detail={"method": request.method, "path": request.path},
+    )
+    if _wants_problem(request):
+        return problem_response(
+            status=403,
+            title="Permission denied",
+            instance=request.path,
+            request_id=getattr(request, "request_id", ""),
+        )
+    from django.views.defaults import permission_denied
+
+    return permission_denied(request, exception)
+
+
+def handler400(request, exception=None):
+    if _wants_problem(request):
+        return problem_response(
+            status=400,
+            title="Bad request",
+            instance=request.path,
+            request_id=getattr(request, "request_id", ""),
+        )
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)
+
+
+def handler500(request):
+    if _wants_problem(request):
+        return problem_response(
+            status=500,
+            title="Internal server error",
+            instance=request.path,
+            request_id=getattr(request, "request_id", ""),
+        )
+    from django.views.defaults import server_error
+
+    return server_error(request)
