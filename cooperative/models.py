@@ -181,3 +181,38 @@ class AuditLog(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Audit log rows are append-only.")
+
+
+class Sequence(models.Model):
+    """Named gap-free counters (member numbers, account serials), incremented under a row lock."""
+
+    name = models.CharField(max_length=60, primary_key=True)
+    last_value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.last_value}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a money-moving request, replayed for the same Idempotency-Key.
+
+    The row is inserted in the same transaction as the posting, so a racing duplicate blocks on
+    the unique key until the first commits and then replays its response instead of posting again.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    key = models.CharField(max_length=255)
+    scope = models.CharField(max_length=255, help_text="Method and path the key was used on.")
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.scope})"
