@@ -113,6 +113,12 @@ class Account(TimeStampedModel):
             models.UniqueConstraint(
                 fields=["branch", "gl_code"], condition=Q(member__isnull=True), name="account_gl_code_unique"
             ),
+            # A member has one open savings and one open shares account.
+            models.UniqueConstraint(
+                fields=["member", "type"],
+                condition=Q(type__in=["SAVINGS", "SHARES"]) & ~Q(status="CLOSED"),
+                name="account_one_open_savings_shares",
+            ),
         ]
         indexes = [
             models.Index(fields=["member", "type"], name="account_member_type_idx"),
@@ -246,3 +252,37 @@ class Transaction(UUIDModel):
         raise PermissionError("Posted transactions cannot be deleted; reverse the entry instead.")
 
 
+class Hold(TimeStampedModel):
+    """A lien on part of an account's balance (guarantor pledges, disputed amounts)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "ACTIVE", "Active"
+        RELEASED = "RELEASED", "Released"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="holds")
+    amount = AmountField(help_text="What is still held.")
+    original_amount = AmountField()
+    reason = models.CharField(max_length=255)
+    reference = models.CharField(max_length=80, blank=True, db_index=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    released_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        "cooperative.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    history = HistoricalRecords()
+
+    branch_scope_field = "account__branch"
+
+    class Meta:
+        ordering = ("-created_at",)
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="hold_amount_nonnegative"),
+            models.CheckConstraint(condition=Q(original_amount__gt=0), name="hold_original_positive"),
+            models.CheckConstraint(
+                condition=Q(amount__lte=models.F("original_amount")), name="hold_not_above_original"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Hold {self.amount} on {self.account_id} ({self.reason})"

@@ -1,0 +1,39 @@
+"""Ledger rule violations. Each becomes a 4xx problem in the API and a form error in the admin."""
+
+from cooperative.exceptions import Conflict, NotAllowed, NotFoundError, ValidationFailed
+
+
+class UnbalancedEntry(ValidationFailed):
+    title = "Unbalanced journal entry"
+
+
+class AccountNotActive(Conflict):
+    title = "Account not active"
+
+
+class CurrencyMismatch(ValidationFailed):
+    title = "Currency mismatch"
+
+
+class InsufficientFunds(Conflict):
+    title = "Insufficient funds"
+
+
+class DailyLimitExceeded(Conflict):
+    title = "Daily withdrawal limit exceeded"
+
+
+class AlreadyReversed(Conflict):
+    title = "Already reversed"
+
+
+class AccountNotEmpty(Conflict):
+    title = "Account still holds money"
+
+
+class NotPermitted(NotAllowed):
+    title = "Not permitted"
+
+
+class AccountNotFound(NotFoundError):
+    title = "Account not found"

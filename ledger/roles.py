@@ -1,0 +1,35 @@
+"""What each role may do in the ledger (collected by `bootstrap_roles`)."""
+
+ROLE_PERMISSIONS = {
+    "TELLER": [
+        "ledger.view_account",
+        "ledger.add_account",
+        "ledger.post_transaction",
+        "ledger.transfer_funds",
+        "ledger.view_transaction",
+        "ledger.view_journalentry",
+        "ledger.view_hold",
+        "ledger.export_statement",
+    ],
+    "LOAN_OFFICER": ["ledger.view_account", "ledger.view_transaction", "ledger.view_hold"],
+    "MANAGER": [
+        "ledger.view_account",
+        "ledger.add_account",
+        "ledger.view_transaction",
+        "ledger.view_journalentry",
+        "ledger.view_hold",
+        "ledger.freeze_account",
+        "ledger.close_account",
+        "ledger.manage_holds",
+        "ledger.export_statement",
+    ],
+    "ACCOUNTANT": [
+        "ledger.view_account",
+        "ledger.view_transaction",
+        "ledger.view_journalentry",
+        "ledger.view_hold",
+        "ledger.reverse_transaction",
+        "ledger.export_statement",
+    ],
+    "PARTNER": ["ledger.view_account", "ledger.view_transaction"],
+}

@@ -1,0 +1,71 @@
+"""Reads of the ledger: balances, movements, statements."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet, Sum
+
+from cooperative.permissions import scope_queryset
+
+from .models import Account
+
+
+def member_accounts_with_money(*, member_id) -> QuerySet[Account]:
+    """A member's accounts that still hold a balance or a lien (they block the member's exit)."""
+    return Account.objects.filter(member_id=member_id).filter(~Q(balance=0) | ~Q(held_amount=0))
+
+
+def accounts_visible_to(*, user) -> QuerySet[Account]:
+    return scope_queryset(Account.objects.select_related("member", "branch"), user)
+
+
+def ledger_discrepancies(*, limit: int = 20) -> dict[str, list]:
+    """Set-based checks behind `verify_ledger`: every cached balance equals its legs, every entry
+    balances, every leg's balance_after chain ends at the cached balance, and all legs sum to zero."""
+    from django.db.models import Case, DecimalField, F, Value, When
+    from django.db.models.functions import Coalesce
+
+    from .models import JournalEntry, Side, Transaction
+
+    zero = Value(Decimal("0.00"), output_field=DecimalField(max_digits=18, decimal_places=2))
+    signed = Case(
+        When(type=F("account__normal_balance"), then=F("amount")),
+        default=-F("amount"),
+        output_field=DecimalField(max_digits=18, decimal_places=2),
+    )
+    leg_sums = (
+        Transaction.objects.values("account_id")
+        .annotate(total=Coalesce(Sum(signed), zero))
+        .values("account_id", "total")
+    )
+    by_account = {row["account_id"]: row["total"] for row in leg_sums}
+    bad_balances = []
+    for account in Account.objects.only("id", "account_number", "balance").iterator(chunk_size=5000):
+        expected = by_account.get(account.pk, Decimal("0.00"))
+        if account.balance != expected:
+            bad_balances.append(
+                {"account": account.account_number, "cached": str(account.balance), "legs": str(expected)}
+            )
+            if len(bad_balances) >= limit:
+                break
+    debit = Sum(Case(When(type=Side.DEBIT, then=F("amount")), default=zero))
+    credit = Sum(Case(When(type=Side.CREDIT, then=F("amount")), default=zero))
+    unbalanced = list(
+        Transaction.objects.values("entry_id")
+        .annotate(debits=Coalesce(debit, zero), credits=Coalesce(credit, zero))
+        .exclude(debits=F("credits"))
+        .values_list("entry__reference", "debits", "credits")[:limit]
+    )
+    legless = list(JournalEntry.objects.filter(legs__isnull=True).values_list("reference", flat=True)[:limit])
+    totals = Transaction.objects.aggregate(debits=Coalesce(debit, zero), credits=Coalesce(credit, zero))
+    return {
+        "balances": bad_balances,
+        "unbalanced_entries": [
+            {"entry": ref, "debits": str(d), "credits": str(c)} for ref, d, c in unbalanced
+        ],
+        "entries_without_legs": legless,
+        "system_total": []
+        if totals["debits"] == totals["credits"]
+        else [{"debits": str(totals["debits"]), "credits": str(totals["credits"])}],
+    }

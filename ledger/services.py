@@ -1,0 +1,578 @@
+"""Every change to the ledger. `post_entry` is the only writer of legs and balances.
+
+All other services here (deposit, withdraw, transfer, reversal, sweep) build the lines of one
+balanced entry and hand them to `post_entry`, which locks the touched accounts in primary-key order,
+checks the rules and writes the entry, its legs and the cached balances in one transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from cooperative.exceptions import Conflict, ValidationFailed
+from cooperative.money import MAX_AMOUNT, money
+from cooperative.permissions import check_branch_allowed
+
+from .exceptions import (
+    AccountNotActive,
+    AccountNotEmpty,
+    AccountNotFound,
+    AlreadyReversed,
+    CurrencyMismatch,
+    DailyLimitExceeded,
+    InsufficientFunds,
+    NotPermitted,
+    UnbalancedEntry,
+)
+from .lock_objects import accounts_for_update, hold_for_update
+from .models import (
+    DEBIT_NORMAL_TYPES,
+    MEMBER_ACCOUNT_TYPES,
+    Account,
+    AccountType,
+    Hold,
+    JournalEntry,
+    Side,
+    Transaction,
+)
+from .numbering import next_account_number
+
+# Member accounts whose balance the member owns and may not overdraw.
+DEPOSIT_ACCOUNT_TYPES = (AccountType.SAVINGS, AccountType.SHARES, AccountType.CASH)
+# Entry kinds that count against a member's daily withdrawal limit.
+LIMITED_KINDS = (JournalEntry.Kind.WITHDRAWAL, JournalEntry.Kind.TRANSFER)
+
+# Internal accounts every branch gets (gl_code -> (type, name)).
+BRANCH_GL_ACCOUNTS = {
+    "TELLER_CASH": (AccountType.TELLER_CASH, "Teller cash"),
+    "BANK": (AccountType.BANK, "Bank (main operating account)"),
+    "PAYSTACK_CLEARING": (AccountType.GATEWAY_CLEARING, "Paystack clearing"),
+    "FLUTTERWAVE_CLEARING": (AccountType.GATEWAY_CLEARING, "Flutterwave clearing"),
+    "LOANS_RECEIVABLE": (AccountType.LOANS_RECEIVABLE, "Loans receivable (control)"),
+    "INTEREST_INCOME": (AccountType.INTEREST_INCOME, "Interest income"),
+    "FEE_INCOME": (AccountType.FEE_INCOME, "Fee income"),
+    "PENALTY_INCOME": (AccountType.PENALTY_INCOME, "Penalty income"),
+    "GENERAL_EXPENSE": (AccountType.EXPENSE, "General expenses"),
+    "LOAN_LOSS_EXPENSE": (AccountType.EXPENSE, "Loan-loss expense"),
+    "LOAN_LOSS_PROVISION": (AccountType.LOAN_LOSS_PROVISION, "Loan-loss provision"),
+    "SUSPENSE": (AccountType.SUSPENSE, "Suspense"),
+}
+
+
+@dataclass(frozen=True)
+class Line:
+    """One leg to post: which account, which side, how much."""
+
+    account_id: object
+    side: str
+    amount: Decimal
+    description: str = ""
+
+
+def _require(actor, perm: str, branch_id=None) -> None:
+    """Permission and branch checks. `actor=None` means the system itself (jobs, migrations)."""
+    if actor is None:
+        return
+    if not actor.is_active or not actor.has_perm(perm):
+        raise NotPermitted(f"You do not have permission to do this ({perm}).")
+    if branch_id is not None and not check_branch_allowed(actor, branch_id):
+        raise NotPermitted("This account belongs to a branch you do not work in.")
+
+
+def _natural_delta(account: Account, side: str, amount: Decimal) -> Decimal:
+    return amount if side == account.normal_balance else -amount
+
+
+def _new_reference() -> str:
+    return f"JE{timezone.localdate():%y%m%d}{secrets.token_hex(5).upper()}"
+
+
+def _withdrawn_today(account: Account, on: date) -> Decimal:
+    total = Transaction.objects.filter(
+        account=account, type=Side.DEBIT, value_date=on, entry__kind__in=LIMITED_KINDS
+    ).aggregate(total=Sum("amount"))["total"]
+    return total or Decimal("0.00")
+
+
+@transaction.atomic
+def post_entry(
+    *,
+    kind: str,
+    lines: Sequence[Line],
+    narration: str,
+    actor=None,
+    branch_id=None,
+    value_date: date | None = None,
+    idempotency_key: str | None = None,
+    reverses: JournalEntry | None = None,
+    reversal_reason: str = "",
+    metadata: dict | None = None,
+) -> JournalEntry:
+    """Write one balanced journal entry. The single choke point for every movement of money.
+
+    Rules: at least two legs, each amount > 0 with at most two decimals, debits == credits; every
+    account ACTIVE and in one currency; a member's deposit account never goes below
+    balance − holds − minimum (available) when it is debited; daily withdrawal limits hold.
+    Idempotent on `idempotency_key`: a second call with the same key returns the first entry.
+    """
+    if idempotency_key:
+        existing = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    if len(lines) < 2:
+        raise UnbalancedEntry("A journal entry needs at least two legs.")
+    for line in lines:
+        if line.side not in (Side.DEBIT, Side.CREDIT):
+            raise UnbalancedEntry(f"Unknown side {line.side!r}.")
+        if not isinstance(line.amount, Decimal) or line.amount != money(line.amount):
+            raise ValidationFailed("Amounts are Decimals with at most two decimals.", field="amount")
+        if line.amount <= 0 or line.amount >= MAX_AMOUNT:
+            raise ValidationFailed("Each leg's amount must be positive and below 10^15.", field="amount")
+    debits = sum((ln.amount for ln in lines if ln.side == Side.DEBIT), Decimal("0.00"))
+    credits = sum((ln.amount for ln in lines if ln.side == Side.CREDIT), Decimal("0.00"))
+    if debits != credits:
+        raise UnbalancedEntry(f"Debits {debits} do not equal credits {credits}.")
+
+    # Same lock order everywhere (primary key), so two opposite transfers cannot deadlock.
+    locked = {a.pk: a for a in accounts_for_update({ln.account_id for ln in lines})}
+    if len(locked) != len({ln.account_id for ln in lines}):
+        raise AccountNotFound("One of the accounts does not exist.")
+    currencies = {a.currency for a in locked.values()}
+    if len(currencies) != 1:
+        raise CurrencyMismatch(f"An entry cannot mix currencies ({', '.join(sorted(currencies))}).")
+    for account in locked.values():
+        if account.status != Account.Status.ACTIVE:
+            raise AccountNotActive(
+                f"Account {account.account_number} is {account.get_status_display().lower()}."
+            )
+
+    value_date = value_date or timezone.localdate()
+    opening = {pk: a.balance for pk, a in locked.items()}
+    debited_today: dict = {}
+    legs_balance_after = []
+    for line in lines:
+        account = locked[line.account_id]
+        account.balance += _natural_delta(account, line.side, line.amount)
+        legs_balance_after.append(account.balance)
+        if line.side == Side.DEBIT and account.type in DEPOSIT_ACCOUNT_TYPES:
+            debited_today[account.pk] = debited_today.get(account.pk, Decimal("0.00")) + line.amount
+
+    for pk, account in locked.items():
+        if account.type not in DEPOSIT_ACCOUNT_TYPES or account.balance >= opening[pk]:
+            continue
+        # Only a movement that takes money out is held to the available balance: a reversal of
+        # a charge or a deposit into an account under its minimum is always allowed.
+        if account.balance - account.held_amount - account.minimum_balance < 0:
+            available = opening[pk] - account.held_amount - account.minimum_balance
+            raise InsufficientFunds(
+                f"Account {account.account_number} has only {money(max(available, 0))} available "
+                f"(balance {opening[pk]}, held {account.held_amount}, minimum {account.minimum_balance}).",
+                field="amount",
+            )
+        if kind in LIMITED_KINDS and account.daily_withdrawal_limit is not None:
+            already = _withdrawn_today(account, value_date)
+            if already + debited_today.get(pk, 0) > account.daily_withdrawal_limit:
+                raise DailyLimitExceeded(
+                    f"Account {account.account_number} may withdraw {account.daily_withdrawal_limit} a "
+                    f"day; {already} already withdrawn today.",
+                    field="amount",
+                )
+
+    first_account = locked[lines[0].account_id]
+    try:
+        entry = JournalEntry.objects.create(
+            reference=_new_reference(),
+            kind=kind,
+            narration=narration[:255],
+            value_date=value_date,
+            posted_by=actor if actor is not None and actor.pk else None,
+            branch_id=branch_id or first_account.branch_id,
+            idempotency_key=idempotency_key or None,
+            reverses=reverses,
+            reversal_reason=reversal_reason,
+            metadata=metadata or {},
+        )
+    except IntegrityError as exc:
+        # A racing request with the same idempotency key, or a second reversal of one entry.
+        if reverses is not None:
+            raise AlreadyReversed(f"Entry {reverses.reference} has already been reversed.") from exc
+        raise Conflict("This request was already posted (same idempotency key).") from exc
+
+    now = timezone.now()
+    creator = entry.posted_by
+    # Legs are append-only and carry no simple-history, so a bulk insert loses nothing.
+    Transaction.objects.bulk_create(
+        Transaction(
+            entry=entry,
+            account_id=line.account_id,
+            branch_id=locked[line.account_id].branch_id,
+            type=line.side,
+            amount=line.amount,
+            balance_after=balance_after,
+            description=(line.description or narration)[:255],
+            reference=entry.reference,
+            value_date=value_date,
+            created_at=now,
+            created_by=creator,
+        )
+        for line, balance_after in zip(lines, legs_balance_after, strict=True)
+    )
+    for account in locked.values():
+        # The legs are the balance's history (balance is excluded from Account history).
+        account.skip_history_when_saving = True
+        account.save(update_fields=["balance", "updated_at"])
+        del account.skip_history_when_saving
+    return entry
+
+
+# --- Accounts -------------------------------------------------------------------------------------
+
+
+def ensure_gl_account(*, branch_id, gl_code: str) -> Account:
+    """The branch's internal account for `gl_code`, created on first use."""
+    account = Account.objects.filter(branch_id=branch_id, gl_code=gl_code, member__isnull=True).first()
+    if account is not None:
+        return account
+    account_type, name = BRANCH_GL_ACCOUNTS[gl_code]
+    try:
+        with transaction.atomic():
+            return Account.objects.create(
+                account_number=next_account_number(),
+                name=name,
+                type=account_type,
+                normal_balance=Side.DEBIT if account_type in DEBIT_NORMAL_TYPES else Side.CREDIT,
+                gl_code=gl_code,
+                currency=settings.COOP_CURRENCY,
+                branch_id=branch_id,
+            )
+    except IntegrityError:  # created concurrently
+        return Account.objects.get(branch_id=branch_id, gl_code=gl_code, member__isnull=True)
+
+
+def bootstrap_branch_ledger(*, branch_id) -> list[Account]:
+    """Create every internal GL account of a branch (idempotent)."""
+    return [ensure_gl_account(branch_id=branch_id, gl_code=code) for code in BRANCH_GL_ACCOUNTS]
+
+
+@transaction.atomic
+def open_account(
+    *,
+    member,
+    account_type: str,
+    actor=None,
+    minimum_balance: Decimal | None = None,
+    daily_withdrawal_limit: Decimal | None = None,
+    currency: str | None = None,
+    name: str = "",
+) -> Account:
+    """Open a member account (SAVINGS, SHARES, CASH or LOAN) in the member's branch."""
+    _require(actor, "ledger.add_account", member.branch_id)
+    if account_type not in MEMBER_ACCOUNT_TYPES:
+        raise ValidationFailed(f"{account_type!r} is not a member account type.", field="type")
+    if member.status == "EXITED":
+        raise Conflict(f"Member {member.member_number} has exited; accounts cannot be opened.")
+    defaults = settings.LEDGER_ACCOUNT_DEFAULTS.get(account_type, {})
+    if minimum_balance is None:
+        minimum_balance = Decimal(defaults.get("minimum_balance", "0.00"))
+    if daily_withdrawal_limit is None and defaults.get("daily_withdrawal_limit"):
+        daily_withdrawal_limit = Decimal(defaults["daily_withdrawal_limit"])
+    if minimum_balance < 0:
+        raise ValidationFailed("The minimum balance cannot be negative.", field="minimum_balance")
+    if daily_withdrawal_limit is not None and daily_withdrawal_limit <= 0:
+        raise ValidationFailed("The daily limit must be positive.", field="daily_withdrawal_limit")
+    label = AccountType(account_type).label
+    try:
+        with transaction.atomic():
+            return Account.objects.create(
+                account_number=next_account_number(),
+                name=name or f"{member.first_name} {member.last_name} – {label}",
+                member=member,
+                type=account_type,
+                normal_balance=Side.DEBIT if account_type in DEBIT_NORMAL_TYPES else Side.CREDIT,
+                currency=currency or settings.COOP_CURRENCY,
+                branch_id=member.branch_id,
+                minimum_balance=money(minimum_balance),
+                daily_withdrawal_limit=daily_withdrawal_limit,
+                created_by=actor,
+            )
+    except IntegrityError as exc:
+        raise Conflict(
+            f"Member {member.member_number} already has an open {label.lower()} account.", field="type"
+        ) from exc
+
+
+def _member_deposit_account(account_id) -> Account:
+    account = Account.objects.filter(pk=account_id).first()
+    if account is None:
+        raise AccountNotFound("No such account.")
+    if account.type not in DEPOSIT_ACCOUNT_TYPES:
+        raise ValidationFailed(
+            f"Account {account.account_number} is not a member savings, shares or cash account."
+        )
+    return account
+
+
+def _counter_account(account: Account, channel: str) -> Account:
+    gl_code = {"cash": "TELLER_CASH", "bank": "BANK"}.get(channel)
+    if gl_code is None:
+        raise ValidationFailed("The channel is 'cash' or 'bank'.", field="channel")
+    return ensure_gl_account(branch_id=account.branch_id, gl_code=gl_code)
+
+
+def deposit(
+    *,
+    account_id,
+    amount: Decimal,
+    actor=None,
+    description: str = "",
+    channel: str = "cash",
+    idempotency_key: str | None = None,
+    value_date: date | None = None,
+) -> JournalEntry:
+    """Member pays in: debit teller cash (or bank), credit the member's account."""
+    account = _member_deposit_account(account_id)
+    _require(actor, "ledger.post_transaction", account.branch_id)
+    counter = _counter_account(account, channel)
+    return post_entry(
+        kind=JournalEntry.Kind.DEPOSIT,
+        lines=[
+            Line(counter.pk, Side.DEBIT, amount, description),
+            Line(account.pk, Side.CREDIT, amount, description),
+        ],
+        narration=description or f"Deposit to {account.account_number}",
+        actor=actor,
+        branch_id=account.branch_id,
+        idempotency_key=idempotency_key,
+        value_date=value_date,
+    )
+
+
+def withdraw(
+    *,
+    account_id,
+    amount: Decimal,
+    actor=None,
+    description: str = "",
+    channel: str = "cash",
+    idempotency_key: str | None = None,
+    value_date: date | None = None,
+) -> JournalEntry:
+    """Member takes out: debit the member's account, credit teller cash (or bank)."""
+    account = _member_deposit_account(account_id)
+    _require(actor, "ledger.post_transaction", account.branch_id)
+    counter = _counter_account(account, channel)
+    return post_entry(
+        kind=JournalEntry.Kind.WITHDRAWAL,
+        lines=[
+            Line(account.pk, Side.DEBIT, amount, description),
+            Line(counter.pk, Side.CREDIT, amount, description),
+        ],
+        narration=description or f"Withdrawal from {account.account_number}",
+        actor=actor,
+        branch_id=account.branch_id,
+        idempotency_key=idempotency_key,
+        value_date=value_date,
+    )
+
+
+def transfer(
+    *,
+    from_account_id,
+    to_account_id,
+    amount: Decimal,
+    actor=None,
+    description: str = "",
+    idempotency_key: str | None = None,
+) -> JournalEntry:
+    """Member to member, same or another branch: one entry, debit source, credit destination."""
+    source = _member_deposit_account(from_account_id)
+    destination = _member_deposit_account(to_account_id)
+    if source.pk == destination.pk:
+        raise ValidationFailed("Choose two different accounts.", field="to_account")
+    # The sender's branch authorises; the destination may be any branch's account.
+    _require(actor, "ledger.transfer_funds", source.branch_id)
+    return post_entry(
+        kind=JournalEntry.Kind.TRANSFER,
+        lines=[
+            Line(source.pk, Side.DEBIT, amount, description),
+            Line(destination.pk, Side.CREDIT, amount, description),
+        ],
+        narration=description or f"Transfer {source.account_number} → {destination.account_number}",
+        actor=actor,
+        branch_id=source.branch_id,
+        idempotency_key=idempotency_key,
+    )
+
+
+@transaction.atomic
+def reverse_entry(*, entry_id, reason: str, actor=None) -> JournalEntry:
+    """Post the mirror of an entry (every leg on the other side). Reason required; once per entry."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("Give a reason for the reversal.", field="reason")
+    entry = JournalEntry.objects.filter(pk=entry_id).first()
+    if entry is None:
+        raise AccountNotFound("No such journal entry.")
+    _require(actor, "ledger.reverse_transaction", entry.branch_id)
+    if entry.reverses_id is not None:
+        raise Conflict(f"Entry {entry.reference} is itself a reversal; post a new entry instead.")
+    if JournalEntry.objects.filter(reverses=entry).exists():
+        raise AlreadyReversed(f"Entry {entry.reference} has already been reversed.")
+    mirror = [
+        Line(
+            leg.account_id,
+            Side.CREDIT if leg.type == Side.DEBIT else Side.DEBIT,
+            leg.amount,
+            f"Reversal of {entry.reference}",
+        )
+        for leg in entry.legs.order_by("pk")
+    ]
+    return post_entry(
+        kind=JournalEntry.Kind.REVERSAL,
+        lines=mirror,
+        narration=f"Reversal of {entry.reference}: {reason}",
+        actor=actor,
+        branch_id=entry.branch_id,
+        reverses=entry,
+        reversal_reason=reason,
+    )
+
+
+def _set_status(account: Account, status: str, reason: str, update: list[str]) -> Account:
+    account.status = status
+    account.status_reason = reason
+    account._change_reason = reason
+    account.save(update_fields=["status", "status_reason", "updated_at", *update])
+    return account
+
+
+@transaction.atomic
+def freeze_account(*, account_id, reason: str, actor=None) -> Account:
+    if not (reason or "").strip():
+        raise ValidationFailed("Give a reason for freezing the account.", field="reason")
+    account = accounts_for_update([account_id]).first()
+    if account is None:
+        raise AccountNotFound("No such account.")
+    _require(actor, "ledger.freeze_account", account.branch_id)
+    if account.status != Account.Status.ACTIVE:
+        raise AccountNotActive(f"Account {account.account_number} is {account.status.lower()}.")
+    return _set_status(account, Account.Status.FROZEN, reason.strip(), [])
+
+
+@transaction.atomic
+def unfreeze_account(*, account_id, reason: str, actor=None) -> Account:
+    account = accounts_for_update([account_id]).first()
+    if account is None:
+        raise AccountNotFound("No such account.")
+    _require(actor, "ledger.freeze_account", account.branch_id)
+    if account.status != Account.Status.FROZEN:
+        raise Conflict(f"Account {account.account_number} is not frozen.")
+    return _set_status(account, Account.Status.ACTIVE, (reason or "Unfrozen").strip(), [])
+
+
+@transaction.atomic
+def close_account(*, account_id, reason: str, actor=None, sweep_to_account_id=None) -> Account:
+    """Close an account. A remaining balance must be swept to another account first (one entry)."""
+    if not (reason or "").strip():
+        raise ValidationFailed("Give a reason for closing the account.", field="reason")
+    account = Account.objects.filter(pk=account_id).first()
+    if account is None:
+        raise AccountNotFound("No such account.")
+    _require(actor, "ledger.close_account", account.branch_id)
+    if account.status == Account.Status.CLOSED:
+        raise Conflict(f"Account {account.account_number} is already closed.")
+    if account.held_amount:
+        raise AccountNotEmpty(
+            f"Account {account.account_number} has {account.held_amount} on hold; release the holds first."
+        )
+    if account.balance < 0:
+        raise AccountNotEmpty(f"Account {account.account_number} is overdrawn ({account.balance}).")
+    if account.balance > 0:
+        if sweep_to_account_id is None:
+            raise AccountNotEmpty(
+                f"Account {account.account_number} still holds {account.balance}; choose an account "
+                "to sweep it to.",
+                field="sweep_to_account",
+            )
+        target = _member_deposit_account(sweep_to_account_id)
+        if target.pk == account.pk:
+            raise ValidationFailed("Sweep to a different account.", field="sweep_to_account")
+        post_entry(
+            kind=JournalEntry.Kind.SWEEP,
+            lines=[
+                Line(account.pk, Side.DEBIT, account.balance, "Closing sweep"),
+                Line(target.pk, Side.CREDIT, account.balance, "Closing sweep"),
+            ],
+            narration=f"Closing sweep {account.account_number} → {target.account_number}",
+            actor=actor,
+            branch_id=account.branch_id,
+        )
+    account = accounts_for_update([account_id]).get()
+    if account.balance != 0:  # a posting slipped in between: refuse rather than close with money
+        raise AccountNotEmpty(f"Account {account.account_number} received money meanwhile; retry.")
+    account.closed_at = timezone.now()
+    return _set_status(account, Account.Status.CLOSED, reason.strip(), ["closed_at"])
+
+
+# --- Holds ----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def place_hold(*, account_id, amount: Decimal, reason: str, actor=None, reference: str = "") -> Hold:
+    """Reserve part of the available balance (e.g. a guarantor's pledge)."""
+    if not isinstance(amount, Decimal) or amount <= 0 or amount != money(amount):
+        raise ValidationFailed("The hold amount must be a positive amount in kobo.", field="amount")
+    account = accounts_for_update([account_id]).first()
+    if account is None:
+        raise AccountNotFound("No such account.")
+    _require(actor, "ledger.manage_holds", account.branch_id)
+    if account.status != Account.Status.ACTIVE:
+        raise AccountNotActive(f"Account {account.account_number} is {account.status.lower()}.")
+    if amount > account.available_balance:
+        raise InsufficientFunds(
+            f"Account {account.account_number} has only {money(max(account.available_balance, 0))} free.",
+            field="amount",
+        )
+    account.held_amount += amount
+    account._change_reason = f"hold: {reason}"
+    account.save(update_fields=["held_amount", "updated_at"])
+    return Hold.objects.create(
+        account=account,
+        amount=amount,
+        original_amount=amount,
+        reason=reason,
+        reference=reference,
+        created_by=actor,
+    )
+
+
+@transaction.atomic
+def release_hold(*, hold_id, actor=None, amount: Decimal | None = None) -> Hold:
+    """Release all of a hold, or `amount` of it (guarantees shrink as a loan is repaid)."""
+    hold = hold_for_update(hold_id).first()
+    if hold is None:
+        raise AccountNotFound("No such hold.")
+    account = accounts_for_update([hold.account_id]).get()
+    _require(actor, "ledger.manage_holds", account.branch_id)
+    if hold.status != Hold.Status.ACTIVE:
+        raise Conflict("This hold was already released.")
+    release = hold.amount if amount is None else min(money(amount), hold.amount)
+    if release <= 0:
+        raise ValidationFailed("Release a positive amount.", field="amount")
+    hold.amount -= release
+    if hold.amount == 0:
+        hold.status, hold.released_at = Hold.Status.RELEASED, timezone.now()
+    hold.save(update_fields=["amount", "status", "released_at", "updated_at"])
+    account.held_amount -= release
+    account._change_reason = f"hold released: {hold.reason}"
+    account.save(update_fields=["held_amount", "updated_at"])
+    return hold
