@@ -2,7 +2,10 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 
+from simple_history.admin import SimpleHistoryAdmin
+
 from .admin_scoping import BranchScopedAdminMixin, ScopedHistoryAdmin
+from .permissions import scope_queryset
 from .models import AuditLog, Branch, User
 
 
@@ -27,7 +30,7 @@ class CoopUserChangeForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(BranchScopedAdminMixin, DjangoUserAdmin):
+class UserAdmin(BranchScopedAdminMixin, SimpleHistoryAdmin, DjangoUserAdmin):
     form = CoopUserChangeForm
     add_form = CoopUserCreationForm
     list_display = ("email", "first_name", "last_name", "status", "is_staff", "roles")
@@ -66,9 +69,20 @@ class UserAdmin(BranchScopedAdminMixin, DjangoUserAdmin):
         return fields
 
     def save_model(self, request, obj, form, change):
+        if change:
+            # The branches widget offers only the editor's branches; remember the others the person
+            # belongs to so that saving the form does not silently remove them (see save_related).
+            visible = scope_queryset(obj.branches.model.objects.all(), request.user).values("pk")
+            form.hidden_branch_ids = list(obj.branches.exclude(pk__in=visible).values_list("pk", flat=True))
         super().save_model(request, obj, form, change)
         if obj == request.user and "groups" in form.changed_data:
             messages.warning(request, "You changed your own roles; a second admin should review it.")
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        hidden = getattr(form, "hidden_branch_ids", None)
+        if hidden:
+            form.instance.branches.add(*hidden)
 
 
 @admin.register(AuditLog)

@@ -24,7 +24,10 @@ class BranchScopedAdminMixin:
     def _scoped_related(self, db_field, request, kwargs):
         related = db_field.remote_field.model
         if scope_field_of(related) is not None and "queryset" not in kwargs:
-            base = kwargs.get("queryset") or related._default_manager.all()
+            # Keep the related admin's ordering (what Django would use), then scope it.
+            base = self.get_field_queryset(kwargs.get("using"), db_field, request)
+            if base is None:
+                base = related._default_manager.using(kwargs.get("using")).all()
             kwargs["queryset"] = scope_queryset(base, request.user)
         return kwargs
 

@@ -8,6 +8,7 @@ import io
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth import logout
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -115,8 +116,12 @@ class CoopAdminSite(admin.AdminSite):
         from django_otp.plugins.otp_totp.models import TOTPDevice
 
         user = request.user
-        if TOTPDevice.objects.filter(user=user, confirmed=True).exists() and user.is_verified():
-            return redirect("admin:index")
+        if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            if user.is_verified():
+                return redirect("admin:index")
+            # Someone holding only the password must not enrol a second device: prove the first.
+            logout(request)
+            return redirect("admin:login")
         device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
         if device is None:
             device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)

@@ -8,3 +8,4 @@ class CooperativeConfig(AppConfig):
 
     def ready(self) -> None:
         from . import audit  # noqa: F401 - connects the login/logout/lockout receivers
+        from .api import schema  # noqa: F401 - registers the OpenAPI extensions

@@ -11,7 +11,7 @@ from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
-from .models import AuditLog
+from .models import AuditLog, User
 from .security import client_ip
 
 log = logging.getLogger(__name__)
@@ -62,11 +62,15 @@ def _on_logout(sender, request, user, **kwargs) -> None:
 
 @receiver(user_login_failed)
 def _on_login_failed(sender, credentials, request=None, **kwargs) -> None:
-    username = (credentials or {}).get("username") or (credentials or {}).get("email") or ""
+    username = str((credentials or {}).get("username") or (credentials or {}).get("email") or "")
+    username = username.strip().lower()
+    # Link the row to the account that was tried (if it exists), so its branch can see it.
+    user = User.objects.filter(email__iexact=username).first() if username else None
     record_event(
         AuditLog.Event.LOGIN_FAILURE,
         request=request,
-        username=str(username).lower(),
+        user=user,
+        username=username,
         detail={"reason": "bad credentials or locked out"},
     )
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from http import HTTPStatus
 
 from django.conf import settings
 from django.contrib.auth import logout
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from .api.errors import problem_response
+from .api.errors import PROBLEM_CONTENT_TYPE, problem_response
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -27,6 +28,36 @@ class RequestIdMiddleware:
         request.request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
+        return response
+
+
+class ApiProblemFallbackMiddleware:
+    """Last line of defence for the RFC 9457 contract: any 4xx/5xx on /api/ that is not already a
+    problem document (Django's debug 404/500 pages, errors raised outside DRF) becomes one."""
+
+    _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and request.path.startswith("/api/")
+            and not response.get("Content-Type", "").startswith(PROBLEM_CONTENT_TYPE)
+        ):
+            try:
+                title = HTTPStatus(response.status_code).phrase
+            except ValueError:
+                title = "Error"
+            return problem_response(
+                status=response.status_code,
+                title=title,
+                instance=request.get_full_path(),
+                request_id=getattr(request, "request_id", ""),
+                headers={k: response[k] for k in self._KEPT_HEADERS if response.has_header(k)},
+            )
         return response
 
 
@@ -49,6 +80,7 @@ class BodySizeLimitMiddleware:
                 title="Request body too large",
                 detail=f"The body is {length} bytes; the limit is {limit} bytes.",
                 instance=request.path,
+                request_id=getattr(request, "request_id", ""),
             )
         return self.get_response(request)
 

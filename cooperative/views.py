@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -62,15 +63,19 @@ def health_ready(request):
 
 
 def ratelimited(request, exception=None):
-    """django-ratelimit's RATELIMIT_VIEW: a 429 problem (API) or a plain page (admin)."""
-    return problem_response(
-        status=429,
-        title="Too many requests",
-        detail="Too many attempts from your address. Wait a minute and try again.",
-        instance=request.path,
-        request_id=getattr(request, "request_id", ""),
-        headers={"Retry-After": "60"},
-    )
+    """django-ratelimit's RATELIMIT_VIEW (via its middleware): a 429 problem (API) or page (admin)."""
+    if _wants_problem(request):
+        return problem_response(
+            status=429,
+            title="Too many requests",
+            detail="Too many attempts from your address. Wait a minute and try again.",
+            instance=request.path,
+            request_id=getattr(request, "request_id", ""),
+            headers={"Retry-After": "60"},
+        )
+    response = render(request, "cooperative/ratelimited.html", status=429)
+    response["Retry-After"] = "60"
+    return response
 
 
 def _wants_problem(request) -> bool:

@@ -11,6 +11,7 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions
 from rest_framework.views import exception_handler
 
@@ -83,6 +84,15 @@ def problem_exception_handler(exc, context):
             type_=PROBLEM_TYPE_BASE + exc.code,
             request_id=request_id,
         )
+    if isinstance(exc, Ratelimited):  # a PermissionDenied subclass, but it means "slow down"
+        return problem_response(
+            status=429,
+            title="Too many requests",
+            detail="Too many attempts from your address. Wait a minute and try again.",
+            instance=instance,
+            request_id=request_id,
+            headers={"Retry-After": "60"},
+        )
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -124,7 +134,7 @@ def problem_exception_handler(exc, context):
         detail = (
             str(exc.detail) if hasattr(exc, "detail") and not isinstance(exc.detail, (dict, list)) else ""
         )
-        title = {
+        title = getattr(exc, "problem_title", None) or {
             400: "Bad request",
             401: "Authentication required",
             403: "Permission denied",
@@ -137,12 +147,14 @@ def problem_exception_handler(exc, context):
             429: "Too many requests",
         }.get(response.status_code, "Error")
     headers = {k: v for k, v in response.items() if k in ("WWW-Authenticate", "Retry-After", "Allow")}
+    problem_type = getattr(exc, "problem_type", None)
     return problem_response(
         status=response.status_code,
         title=title,
         detail=detail,
         instance=instance,
         errors=errors,
+        type_=PROBLEM_TYPE_BASE + problem_type if problem_type else None,
         request_id=request_id,
         headers=headers,
     )

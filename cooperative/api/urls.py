@@ -8,4 +8,6 @@ urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),
     path("branches/", views.BranchListView.as_view(), name="branch-list"),
     path("branches/<uuid:pk>/", views.BranchDetailView.as_view(), name="branch-detail"),
+    path("audit-logs/", views.AuditLogListView.as_view(), name="auditlog-list"),
+    path("audit-logs/<int:pk>/", views.AuditLogDetailView.as_view(), name="auditlog-detail"),
 ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import django_filters
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.utils.decorators import method_decorator
@@ -17,12 +18,17 @@ from cooperative.models import AuditLog, Branch, User
 from cooperative.permissions import scope_queryset, sees_all_branches
 
 from .mixins import BranchScopedQuerysetMixin
+from .permissions import HasPerm
 
 
 class LockedOut(exceptions.APIException):
-    status_code = 403
+    """Axes refused the login: too many failures for this email or from this address."""
+
+    status_code = 429
     default_detail = "Too many failed login attempts. The account is locked; try again later."
     default_code = "locked_out"
+    problem_title = "Account locked"
+    problem_type = "locked-out"
 
 
 class EmailTokenObtainSerializer(TokenObtainPairSerializer):
@@ -35,37 +41,56 @@ def _rate(group, request):
     return settings.LOGIN_RATE_LIMIT
 
 
+def _email_of(request) -> str:
+    """The email a token request names ("" when the body is not an object)."""
+    try:
+        data = request.data
+    except exceptions.ParseError:
+        return ""
+    value = data.get("email", "") if hasattr(data, "get") else ""
+    return str(value).strip().lower()[:254]
+
+
 @method_decorator(ratelimit(key="ip", rate=_rate, method="POST", block=True, group="api-token"), name="post")
 class TokenObtainView(TokenObtainPairView):
+    """Email + password -> JWT pair. Failures count towards the axes lockout like admin logins.
+
+    The serializer authenticates with DRF's Request; axes records the failure from it (the client IP
+    rule unwraps `_request`), but its middleware only sees the HttpRequest, so this view asks axes
+    itself whether the caller is locked and answers with a 429 problem.
+    """
+
     serializer_class = EmailTokenObtainSerializer
     permission_classes = (AllowAny,)
     authentication_classes = ()
 
     def post(self, request, *args, **kwargs):
-        http_request = request._request
-        credentials = {"username": str(request.data.get("email", "")).strip().lower()}
-        if AxesProxyHandler.is_locked(http_request, credentials):
+        email = _email_of(request)
+        if AxesProxyHandler.is_locked(request._request, {"username": email}):
             record_event(
                 AuditLog.Event.TOKEN_REFUSED,
                 request=request,
-                username=credentials["username"],
+                user=User.objects.filter(email=email).first() if email else None,
+                username=email,
                 detail={"reason": "locked out"},
             )
             raise LockedOut()
         response = super().post(request, *args, **kwargs)
-        record_event(AuditLog.Event.TOKEN_ISSUED, request=request, username=credentials["username"])
+        record_event(
+            AuditLog.Event.TOKEN_ISSUED,
+            request=request,
+            user=User.objects.filter(email=email).first(),
+            username=email,
+        )
         return response
 
     def handle_exception(self, exc):
         if isinstance(exc, exceptions.AuthenticationFailed):
-            email = (
-                str(self.request.data.get("email", "")).strip().lower()
-                if hasattr(self.request, "data")
-                else ""
-            )
+            email = _email_of(self.request)
             record_event(
                 AuditLog.Event.TOKEN_REFUSED,
                 request=self.request,
+                user=User.objects.filter(email=email).first() if email else None,
                 username=email,
                 detail={"reason": "bad credentials"},
             )
@@ -137,4 +162,64 @@ class MeView(APIView):
         return Response(MeSerializer(request.user).data, status=status.HTTP_200_OK)
 
 
-__all__ = ["BranchListView", "MeView", "TokenObtainView", "scope_queryset"]
+class AuditLogSerializer(serializers.ModelSerializer):
+    user = serializers.UUIDField(source="user_id", read_only=True, allow_null=True)
+    branch = serializers.UUIDField(source="branch_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = AuditLog
+        fields = (
+            "id",
+            "created_at",
+            "event",
+            "user",
+            "username",
+            "branch",
+            "ip_address",
+            "user_agent",
+            "request_id",
+            "path",
+            "detail",
+        )
+        read_only_fields = fields
+
+
+class AuditLogFilter(django_filters.FilterSet):
+    event = django_filters.MultipleChoiceFilter(choices=AuditLog.Event.choices)
+    user = django_filters.UUIDFilter(field_name="user_id")
+    username = django_filters.CharFilter(lookup_expr="iexact")
+    created = django_filters.DateFromToRangeFilter(
+        field_name="created_at", label="Created between (created_after, created_before; dates, inclusive)"
+    )
+
+    class Meta:
+        model = AuditLog
+        fields = ("event", "user", "username", "created")
+
+
+_audit_permissions = (IsAuthenticated, HasPerm.of("cooperative.view_audit_log"))
+
+
+class AuditLogListView(BranchScopedQuerysetMixin, generics.ListAPIView):
+    """The security audit log (read-only), newest first, scoped to the caller's branches.
+
+    Filters: `event` (repeatable), `user` (id), `username`, `created_after` / `created_before`
+    (YYYY-MM-DD, inclusive). Needs `cooperative.view_audit_log` (AUDITOR, MANAGER, ADMIN).
+    """
+
+    queryset = AuditLog.objects.select_related("user", "branch")
+    serializer_class = AuditLogSerializer
+    permission_classes = _audit_permissions
+    filterset_class = AuditLogFilter
+    search_fields = ("username", "ip_address", "request_id", "path")
+    ordering_fields = ("created_at", "event")
+    ordering = ("-created_at", "-id")
+
+
+class AuditLogDetailView(BranchScopedQuerysetMixin, generics.RetrieveAPIView):
+    queryset = AuditLog.objects.select_related("user", "branch")
+    serializer_class = AuditLogSerializer
+    permission_classes = _audit_permissions
+
+
+__all__ = ["AuditLogListView", "BranchListView", "MeView", "TokenObtainView", "scope_queryset"]

@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "cooperative.middleware.RequestIdMiddleware",
+    "cooperative.middleware.ApiProblemFallbackMiddleware",
     "cooperative.middleware.BodySizeLimitMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -64,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Turns django-ratelimit's Ratelimited into RATELIMIT_VIEW's 429 (otherwise it is a 403).
+    "django_ratelimit.middleware.RatelimitMiddleware",
     # Last, as axes asks: it turns a lockout raised by the backend into the lockout response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -301,3 +304,11 @@ LOGGING = {
 COOP_API_URLCONFS = ["members.api.urls", "ledger.api.urls"]
 # Password for seed_demo's users; only `make run` sets it. Never used in production.
 DEMO_PASSWORD = env("COOP_DEMO_PASSWORD", default="")
+
+# Product rules for member accounts opened without explicit values (amounts as strings).
+LEDGER_ACCOUNT_DEFAULTS = {
+    "SAVINGS": {"minimum_balance": env("SAVINGS_MINIMUM_BALANCE", default="0.00"),
+                "daily_withdrawal_limit": env("SAVINGS_DAILY_WITHDRAWAL_LIMIT", default="")},
+    "SHARES": {"minimum_balance": "0.00"},
+    "CASH": {"minimum_balance": "0.00"},
+}
