@@ -26,3 +26,6 @@ urlpatterns = [
     path("health/live", views.health_live, name="health-live"),
     path("health/ready", views.health_ready, name="health-ready"),
 ]
+
+if settings.BENCH_BASELINE_ENDPOINT:  # benchmarks only: bench/postings.py's yardstick endpoint
+    urlpatterns.append(path("", include("bench.urls")))

@@ -131,9 +131,10 @@ def problem_exception_handler(exc, context):
         )
     else:
         errors = None
-        detail = (
-            str(exc.detail) if hasattr(exc, "detail") and not isinstance(exc.detail, (dict, list)) else ""
-        )
+        raw = getattr(exc, "detail", "")
+        if isinstance(raw, dict):  # simplejwt: {"detail": ..., "code": ..., "messages": [...]}
+            raw = raw.get("detail", "")
+        detail = "" if isinstance(raw, (dict, list)) else str(raw)
         title = getattr(exc, "problem_title", None) or {
             400: "Bad request",
             401: "Authentication required",

@@ -41,12 +41,8 @@ def _rate(group, request):
     return settings.LOGIN_RATE_LIMIT
 
 
-def _email_of(request) -> str:
+def _email_of(data) -> str:
     """The email a token request names ("" when the body is not an object)."""
-    try:
-        data = request.data
-    except exceptions.ParseError:
-        return ""
     value = data.get("email", "") if hasattr(data, "get") else ""
     return str(value).strip().lower()[:254]
 
@@ -65,7 +61,7 @@ class TokenObtainView(TokenObtainPairView):
     authentication_classes = ()
 
     def post(self, request, *args, **kwargs):
-        email = _email_of(request)
+        email = _email_of(request.data)  # malformed JSON raises ParseError here: a 400 problem
         if AxesProxyHandler.is_locked(request._request, {"username": email}):
             record_event(
                 AuditLog.Event.TOKEN_REFUSED,
@@ -86,7 +82,7 @@ class TokenObtainView(TokenObtainPairView):
 
     def handle_exception(self, exc):
         if isinstance(exc, exceptions.AuthenticationFailed):
-            email = _email_of(self.request)
+            email = _email_of(self.request.data)  # parsed already: authentication ran
             record_event(
                 AuditLog.Event.TOKEN_REFUSED,
                 request=self.request,
@@ -188,13 +184,16 @@ class AuditLogFilter(django_filters.FilterSet):
     event = django_filters.MultipleChoiceFilter(choices=AuditLog.Event.choices)
     user = django_filters.UUIDFilter(field_name="user_id")
     username = django_filters.CharFilter(lookup_expr="iexact")
-    created = django_filters.DateFromToRangeFilter(
-        field_name="created_at", label="Created between (created_after, created_before; dates, inclusive)"
+    created_after = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__gte", label="On or after this date (YYYY-MM-DD)"
+    )
+    created_before = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__lte", label="On or before this date (YYYY-MM-DD)"
     )
 
     class Meta:
         model = AuditLog
-        fields = ("event", "user", "username", "created")
+        fields = ("event", "user", "username", "created_after", "created_before")
 
 
 _audit_permissions = (IsAuthenticated, HasPerm.of("cooperative.view_audit_log"))

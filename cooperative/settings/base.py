@@ -76,7 +76,9 @@ WSGI_APPLICATION = "cooperative.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Listed first so Coopdesk's admin overrides (login, base_site) win over django.contrib.admin's,
+        # which INSTALLED_APPS puts ahead of the cooperative app.
+        "DIRS": [BASE_DIR / "cooperative" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -312,3 +314,5 @@ LEDGER_ACCOUNT_DEFAULTS = {
     "SHARES": {"minimum_balance": "0.00"},
     "CASH": {"minimum_balance": "0.00"},
 }
+# Mount the benchmark's bare baseline endpoint (bench/postings.py). Never in production.
+BENCH_BASELINE_ENDPOINT = env.bool("COOP_BENCH_BASELINE", default=False)

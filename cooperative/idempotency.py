@@ -1,0 +1,197 @@
+"""Idempotent POSTs: the `Idempotency-Key` header makes a retried money-moving request safe.
+
+Decorate an APIView's `post` with `@idempotent`:
+
+    class DepositApi(APIView):
+        @extend_schema(parameters=[IDEMPOTENCY_KEY_PARAMETER], ...)
+        @idempotent
+        def post(self, request, pk):
+            entry = deposit(..., idempotency_key=service_idempotency_key(request))
+            return Response(..., status=201)
+
+What the decorator guarantees (see docs/idempotency.md for the contract partners read):
+
+- The header is required: a POST without it (or with a malformed one) is a 400 problem and nothing
+  runs.
+- The first request with a (user, key) pair stores its response; a replay with the same method, path
+  and body gets that stored status and body back (header `Idempotent-Replayed: true`) and runs
+  nothing. The same key with another body or on another endpoint is a 409.
+- The `IdempotencyRecord` row is inserted in the same `transaction.atomic` as the handler's work,
+  before the handler runs. A racing duplicate's INSERT waits on the (user, key) unique index until
+  the first transaction commits, then fails with IntegrityError and replays the stored response;
+  if the first rolled back, the duplicate's INSERT succeeds and it runs as the first. So two
+  requests with one key never both post (on PostgreSQL; SQLite serialises writers anyway).
+- What is stored: 2xx responses and the domain's refusals (`DomainError`, e.g. 409 insufficient
+  funds, 409 account frozen, 400 currency mismatch), because those are the outcome of the request.
+  Not stored (the row is rolled back with everything else, the key stays free for a corrected
+  retry): malformed input (400 from the serializer), unknown ids (404), authentication and
+  permission failures (401/403, checked before the handler runs) and server errors (5xx).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+
+from django.db import IntegrityError, transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from cooperative.api.errors import PROBLEM_CONTENT_TYPE
+from cooperative.exceptions import Conflict, DomainError, ValidationFailed
+from cooperative.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 200  # leaves room for the "<user id>:" namespace in JournalEntry.idempotency_key
+_KEY_PATTERN = re.compile(rf"[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}")  # visible ASCII, no spaces
+
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    name=HEADER,
+    type=OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=True,
+    description=(
+        "A unique key per intended operation (e.g. a UUID), at most 200 visible ASCII characters. "
+        "Retrying with the same key and body returns the first response and moves no money twice; "
+        "the same key with a different body is a 409."
+    ),
+)
+
+
+class IdempotencyKeyMissing(ValidationFailed):
+    title = "Idempotency-Key required"
+
+
+class IdempotencyKeyReused(Conflict):
+    title = "Idempotency-Key reused"
+
+
+class _Discard(Exception):
+    """Internal: roll the record back and answer `response` (a non-2xx reply that is not stored)."""
+
+    def __init__(self, response):
+        super().__init__("discarded")
+        self.response = response
+
+
+def request_key(request) -> str:
+    """The caller's Idempotency-Key, validated (400 problem naming the header otherwise)."""
+    key = (request.headers.get(HEADER) or "").strip()
+    if not key:
+        raise IdempotencyKeyMissing(
+            f"Money-moving requests need an {HEADER} header (e.g. a fresh UUID per operation).",
+            field=HEADER,
+        )
+    if not _KEY_PATTERN.fullmatch(key):
+        raise IdempotencyKeyMissing(
+            f"The {HEADER} is 1 to {MAX_KEY_LENGTH} visible ASCII characters without spaces.",
+            field=HEADER,
+        )
+    return key
+
+
+def service_idempotency_key(request) -> str:
+    """The key to hand to a service (e.g. `post_entry(idempotency_key=...)`), namespaced by user so
+    two users' keys never collide in the ledger."""
+    return f"{request.user.pk}:{request_key(request)}"
+
+
+def fingerprint(data) -> str:
+    """A stable hash of a parsed request body (key order and number-vs-string spelling of
+    Decimals do not matter)."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _body_of(response) -> object:
+    data = getattr(response, "data", None)
+    if data is not None:
+        return json.loads(JSONRenderer().render(data))
+    content = getattr(response, "content", b"")
+    return json.loads(content) if content else None
+
+
+def _replay(record: IdempotencyRecord, *, scope: str, request_hash: str) -> Response:
+    if record.scope != scope or record.request_hash != request_hash:
+        raise IdempotencyKeyReused(
+            f"This {HEADER} was already used for a different request ({record.scope}); "
+            "use a new key for a new operation.",
+            field=HEADER,
+        )
+    if record.response_status is None:  # defensive: rows are only committed with their response
+        raise Conflict("The first request with this key is still being processed; retry shortly.")
+    status = record.response_status
+    return Response(
+        record.response_body,
+        status=status,
+        headers={REPLAYED_HEADER: "true"},
+        content_type=PROBLEM_CONTENT_TYPE if status >= 400 else None,
+    )
+
+
+def idempotent(handler):
+    """Make an APIView `post` (or any unsafe method handler) idempotent per (user, Idempotency-Key)."""
+
+    @functools.wraps(handler)
+    def wrapper(view, request, *args, **kwargs):
+        key = request_key(request)
+        user = request.user
+        scope = f"{request.method} {request.path}"[:255]
+        request_hash = fingerprint(request.data)
+
+        existing = IdempotencyRecord.objects.filter(user=user, key=key).first()
+        if existing is not None:
+            return _replay(existing, scope=scope, request_hash=request_hash)
+
+        try:
+            with transaction.atomic():
+                try:
+                    with transaction.atomic():
+                        record = IdempotencyRecord.objects.create(
+                            user=user, key=key, scope=scope, request_hash=request_hash
+                        )
+                except IntegrityError:
+                    # A racing request with this key committed first (we waited on its row).
+                    record = None
+                if record is None:
+                    raced = IdempotencyRecord.objects.filter(user=user, key=key).first()
+                    if raced is None:
+                        raise Conflict("A request with this key is being processed; retry shortly.")
+                    return _replay(raced, scope=scope, request_hash=request_hash)
+
+                try:
+                    with transaction.atomic():
+                        response = handler(view, request, *args, **kwargs)
+                except DomainError as exc:
+                    response = view.handle_exception(exc)
+                    stored = True
+                else:
+                    stored = 200 <= response.status_code < 300
+                if not stored:
+                    raise _Discard(response)
+                record.response_status = response.status_code
+                record.response_body = _body_of(response)
+                record.save(update_fields=["response_status", "response_body"])
+                return response
+        except _Discard as discard:
+            return discard.response
+
+    wrapper.idempotent = True
+    return wrapper
+
+
+__all__ = [
+    "HEADER",
+    "IDEMPOTENCY_KEY_PARAMETER",
+    "IdempotencyKeyMissing",
+    "IdempotencyKeyReused",
+    "fingerprint",
+    "idempotent",
+    "request_key",
+    "service_idempotency_key",
+]
