@@ -80,15 +80,23 @@ class Member(TimeStampedModel):
             ("exit_member", "Can exit a member from the cooperative"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["phone"], condition=~Q(status="EXITED"), name="member_phone_unique_active"),
             models.UniqueConstraint(
-                fields=["email"], condition=~Q(status="EXITED") & ~Q(email=""), name="member_email_unique_active"
+                fields=["phone"], condition=~Q(status="EXITED"), name="member_phone_unique_active"
             ),
             models.UniqueConstraint(
-                fields=["bvn_hash"], condition=~Q(status="EXITED") & ~Q(bvn_hash=""), name="member_bvn_unique_active"
+                fields=["email"],
+                condition=~Q(status="EXITED") & ~Q(email=""),
+                name="member_email_unique_active",
             ),
             models.UniqueConstraint(
-                fields=["nin_hash"], condition=~Q(status="EXITED") & ~Q(nin_hash=""), name="member_nin_unique_active"
+                fields=["bvn_hash"],
+                condition=~Q(status="EXITED") & ~Q(bvn_hash=""),
+                name="member_bvn_unique_active",
+            ),
+            models.UniqueConstraint(
+                fields=["nin_hash"],
+                condition=~Q(status="EXITED") & ~Q(nin_hash=""),
+                name="member_nin_unique_active",
             ),
         ]
         indexes = [
