@@ -8,7 +8,7 @@ checks the rules and writes the entry, its legs and the cached balances in one t
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -103,7 +103,6 @@ def _withdrawn_today(account: Account, on: date) -> Decimal:
     return total or Decimal("0.00")
 
 
-@transaction.atomic
 def post_entry(
     *,
     kind: str,
@@ -116,6 +115,7 @@ def post_entry(
     reverses: JournalEntry | None = None,
     reversal_reason: str = "",
     metadata: dict | None = None,
+    guard: Callable[[dict], None] | None = None,
 ) -> JournalEntry:
     """Write one balanced journal entry. The single choke point for every movement of money.
 
@@ -123,7 +123,41 @@ def post_entry(
     account ACTIVE and in one currency; a member's deposit account never goes below
     balance − holds − minimum (available) when it is debited; daily withdrawal limits hold.
     Idempotent on `idempotency_key`: a second call with the same key returns the first entry.
+    `guard(locked_accounts_by_id)` runs on the locked rows before anything is written: callers check
+    account types, permissions and branches there, so a posting costs one locking read.
     """
+    # A savepoint when nested: a refused posting must not poison the caller's transaction (the API
+    # stores the refusal as the idempotent response in that same transaction).
+    with transaction.atomic():
+        return _post_entry_locked(
+            kind=kind,
+            lines=lines,
+            narration=narration,
+            actor=actor,
+            branch_id=branch_id,
+            value_date=value_date,
+            idempotency_key=idempotency_key,
+            reverses=reverses,
+            reversal_reason=reversal_reason,
+            metadata=metadata,
+            guard=guard,
+        )
+
+
+def _post_entry_locked(
+    *,
+    kind,
+    lines,
+    narration,
+    actor,
+    branch_id,
+    value_date,
+    idempotency_key,
+    reverses,
+    reversal_reason,
+    metadata,
+    guard,
+) -> JournalEntry:
     if idempotency_key:
         existing = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
@@ -146,6 +180,8 @@ def post_entry(
     locked = {a.pk: a for a in accounts_for_update({ln.account_id for ln in lines})}
     if len(locked) != len({ln.account_id for ln in lines}):
         raise AccountNotFound("One of the accounts does not exist.")
+    if guard is not None:
+        guard(locked)
     currencies = {a.currency for a in locked.values()}
     if len(currencies) != 1:
         raise CurrencyMismatch(f"An entry cannot mix currencies ({', '.join(sorted(currencies))}).")
@@ -227,10 +263,10 @@ def post_entry(
         for line, balance_after in zip(lines, legs_balance_after, strict=True)
     )
     for account in locked.values():
-        # The legs are the balance's history (balance is excluded from Account history).
-        account.skip_history_when_saving = True
-        account.save(update_fields=["balance", "updated_at"])
-        del account.skip_history_when_saving
+        account.updated_at = now
+    # One UPDATE for every touched balance. bulk_update writes no history, which is intended here:
+    # the legs are the balance's history and `balance` is excluded from Account's history.
+    Account.objects.bulk_update(locked.values(), ["balance", "updated_at"])
     return entry
 
 
@@ -310,6 +346,56 @@ def open_account(
         ) from exc
 
 
+# GL accounts are never deleted or re-pointed, so their ids can be remembered per process.
+_gl_ids: dict[tuple, object] = {}
+
+
+def gl_account_id(*, branch_id, gl_code: str):
+    key = (branch_id, gl_code)
+    if key not in _gl_ids:
+        _gl_ids[key] = ensure_gl_account(branch_id=branch_id, gl_code=gl_code).pk
+    return _gl_ids[key]
+
+
+def _post_with_gl(post: Callable[[Callable], JournalEntry]) -> JournalEntry:
+    """Run `post(gl_id_lookup)`; if a remembered GL id has vanished (a rolled-back test database),
+    forget the cache and try once more."""
+    try:
+        return post(gl_account_id)
+    except AccountNotFound:
+        if not _gl_ids:
+            raise
+        _gl_ids.clear()
+        return post(gl_account_id)
+
+
+def _member_account_guard(
+    *member_account_ids, actor, perm: str, expected_branch_id=None
+) -> Callable[[dict], None]:
+    """Checks run on the locked rows: member deposit accounts, permission, branch."""
+
+    def guard(locked: dict) -> None:
+        if expected_branch_id is not None and locked[member_account_ids[0]].branch_id != expected_branch_id:
+            raise ValidationFailed("The account does not belong to the given branch.")
+        for account_id in member_account_ids:
+            account = locked[account_id]
+            if account.type not in DEPOSIT_ACCOUNT_TYPES:
+                raise ValidationFailed(
+                    f"Account {account.account_number} is not a member savings, shares or cash account."
+                )
+        authorising = locked[member_account_ids[0]]
+        _require(actor, perm, authorising.branch_id)
+
+    return guard
+
+
+def _branch_of(account_id):
+    branch_id = Account.objects.filter(pk=account_id).values_list("branch_id", flat=True).first()
+    if branch_id is None:
+        raise AccountNotFound("No such account.")
+    return branch_id
+
+
 def _member_deposit_account(account_id) -> Account:
     account = Account.objects.filter(pk=account_id).first()
     if account is None:
@@ -321,11 +407,11 @@ def _member_deposit_account(account_id) -> Account:
     return account
 
 
-def _counter_account(account: Account, channel: str) -> Account:
+def _counter_gl_code(channel: str) -> str:
     gl_code = {"cash": "TELLER_CASH", "bank": "BANK"}.get(channel)
     if gl_code is None:
         raise ValidationFailed("The channel is 'cash' or 'bank'.", field="channel")
-    return ensure_gl_account(branch_id=account.branch_id, gl_code=gl_code)
+    return gl_code
 
 
 def deposit(
@@ -337,22 +423,30 @@ def deposit(
     channel: str = "cash",
     idempotency_key: str | None = None,
     value_date: date | None = None,
+    branch_id=None,
 ) -> JournalEntry:
-    """Member pays in: debit teller cash (or bank), credit the member's account."""
-    account = _member_deposit_account(account_id)
-    _require(actor, "ledger.post_transaction", account.branch_id)
-    counter = _counter_account(account, channel)
-    return post_entry(
-        kind=JournalEntry.Kind.DEPOSIT,
-        lines=[
-            Line(counter.pk, Side.DEBIT, amount, description),
-            Line(account.pk, Side.CREDIT, amount, description),
-        ],
-        narration=description or f"Deposit to {account.account_number}",
-        actor=actor,
-        branch_id=account.branch_id,
-        idempotency_key=idempotency_key,
-        value_date=value_date,
+    """Member pays in: debit teller cash (or bank), credit the member's account.
+
+    `branch_id` (the account's branch) saves a lookup when the caller already has it.
+    """
+    gl_code = _counter_gl_code(channel)
+    branch_id = branch_id or _branch_of(account_id)
+    return _post_with_gl(
+        lambda gl: post_entry(
+            kind=JournalEntry.Kind.DEPOSIT,
+            lines=[
+                Line(gl(branch_id=branch_id, gl_code=gl_code), Side.DEBIT, amount, description),
+                Line(account_id, Side.CREDIT, amount, description),
+            ],
+            narration=description or "Deposit",
+            actor=actor,
+            branch_id=branch_id,
+            idempotency_key=idempotency_key,
+            value_date=value_date,
+            guard=_member_account_guard(
+                account_id, actor=actor, perm="ledger.post_transaction", expected_branch_id=branch_id
+            ),
+        )
     )
 
 
@@ -365,22 +459,27 @@ def withdraw(
     channel: str = "cash",
     idempotency_key: str | None = None,
     value_date: date | None = None,
+    branch_id=None,
 ) -> JournalEntry:
     """Member takes out: debit the member's account, credit teller cash (or bank)."""
-    account = _member_deposit_account(account_id)
-    _require(actor, "ledger.post_transaction", account.branch_id)
-    counter = _counter_account(account, channel)
-    return post_entry(
-        kind=JournalEntry.Kind.WITHDRAWAL,
-        lines=[
-            Line(account.pk, Side.DEBIT, amount, description),
-            Line(counter.pk, Side.CREDIT, amount, description),
-        ],
-        narration=description or f"Withdrawal from {account.account_number}",
-        actor=actor,
-        branch_id=account.branch_id,
-        idempotency_key=idempotency_key,
-        value_date=value_date,
+    gl_code = _counter_gl_code(channel)
+    branch_id = branch_id or _branch_of(account_id)
+    return _post_with_gl(
+        lambda gl: post_entry(
+            kind=JournalEntry.Kind.WITHDRAWAL,
+            lines=[
+                Line(account_id, Side.DEBIT, amount, description),
+                Line(gl(branch_id=branch_id, gl_code=gl_code), Side.CREDIT, amount, description),
+            ],
+            narration=description or "Withdrawal",
+            actor=actor,
+            branch_id=branch_id,
+            idempotency_key=idempotency_key,
+            value_date=value_date,
+            guard=_member_account_guard(
+                account_id, actor=actor, perm="ledger.post_transaction", expected_branch_id=branch_id
+            ),
+        )
     )
 
 
@@ -393,23 +492,24 @@ def transfer(
     description: str = "",
     idempotency_key: str | None = None,
 ) -> JournalEntry:
-    """Member to member, same or another branch: one entry, debit source, credit destination."""
-    source = _member_deposit_account(from_account_id)
-    destination = _member_deposit_account(to_account_id)
-    if source.pk == destination.pk:
+    """Member to member, same or another branch: one entry, debit source, credit destination.
+
+    The sender's branch authorises; the destination may be any branch's account.
+    """
+    if from_account_id == to_account_id:
         raise ValidationFailed("Choose two different accounts.", field="to_account")
-    # The sender's branch authorises; the destination may be any branch's account.
-    _require(actor, "ledger.transfer_funds", source.branch_id)
     return post_entry(
         kind=JournalEntry.Kind.TRANSFER,
         lines=[
-            Line(source.pk, Side.DEBIT, amount, description),
-            Line(destination.pk, Side.CREDIT, amount, description),
+            Line(from_account_id, Side.DEBIT, amount, description),
+            Line(to_account_id, Side.CREDIT, amount, description),
         ],
-        narration=description or f"Transfer {source.account_number} → {destination.account_number}",
+        narration=description or "Transfer",
         actor=actor,
-        branch_id=source.branch_id,
         idempotency_key=idempotency_key,
+        guard=_member_account_guard(
+            from_account_id, to_account_id, actor=actor, perm="ledger.transfer_funds"
+        ),
     )
 
 

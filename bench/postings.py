@@ -1,0 +1,275 @@
+"""Posting throughput through the real API, next to a bare DRF endpoint on the same server.
+
+    python -m bench.postings [--clients 8,32] [--duration 15] [--workers 4]
+
+Needs PostgreSQL (DATABASE_URL, default a `coopdesk_bench` database on 127.0.0.1) — it is created
+and migrated if missing. Starts gunicorn on a free port, logs in as a bench teller over the API, then
+for each client count runs, one after the other and for the same duration:
+  * baseline: POST /bench/baseline/{account}/ — one SELECT … FOR UPDATE + one INSERT (yardstick);
+  * deposits: POST /api/v1/accounts/{id}/deposit/ with an Idempotency-Key;
+  * withdrawals: POST /api/v1/accounts/{id}/withdraw/.
+Prints one JSON line per figure (name, value, unit, baseline, ratio) and writes them to
+bench/results/postings.json. Ratios measured in one run mean something on a noisy host; absolute
+numbers less so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/coopdesk_bench"
+PASSWORD = "bench-teller-password-2026"  # noqa: S105 - a throwaway bench database
+
+
+def server_env(database_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="cooperative.settings.base",
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY=env.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        DJANGO_SECURE_SSL_REDIRECT="false",
+        REQUIRE_STAFF_MFA="false",
+        COOP_BENCH_BASELINE="true",
+        JWT_ACCESS_MINUTES="240",
+        LOGIN_RATE_LIMIT="1000/m",
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def ensure_database(database_url: str) -> None:
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1].split("?")[0]
+    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def manage(env: dict, *args: str) -> str:
+    result = subprocess.run(  # noqa: S603 - our own manage.py
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout + result.stderr)
+        raise SystemExit(f"manage.py {' '.join(args)} failed")
+    return result.stdout
+
+
+SETUP_SCRIPT = """
+import json
+from decimal import Decimal
+from django.contrib.auth.models import Group
+from django.db import connection
+from cooperative.models import Branch, User
+from ledger import services
+from ledger.models import Account
+from members.models import Member
+from bench.baseline_views import CREATE_TABLE
+
+with connection.cursor() as cursor:
+    cursor.execute(CREATE_TABLE)
+branch, _ = Branch.objects.get_or_create(code="BNCH1", defaults={"name": "Bench Branch"})
+services.bootstrap_branch_ledger(branch_id=branch.pk)
+user = User.objects.filter(email="bench-teller@coopdesk.local").first()
+if user is None:
+    user = User(email="bench-teller@coopdesk.local", is_staff=True)
+    user.set_password(PASSWORD)
+    user.save()
+user.groups.add(Group.objects.get(name="TELLER"))
+user.branches.add(branch)
+ids = []
+for i in range(COUNT):
+    number = f"BNCH{i:06d}"
+    member = Member.objects.filter(member_number=number).first()
+    if member is None:
+        member = Member.objects.create(member_number=number, first_name="Bench", last_name=f"Member{i}",
+                                       phone=f"+23481{i:08d}", branch=branch)
+    account = Account.objects.filter(member=member, type="SAVINGS").first()
+    if account is None:
+        account = services.open_account(member=member, account_type="SAVINGS")
+    if account.balance < Decimal("1000000"):
+        services.deposit(account_id=account.pk, amount=Decimal("100000000.00"), description="bench float")
+    ids.append(str(account.pk))
+print("IDS=" + json.dumps(ids))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/health/live")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit("gunicorn did not start")
+
+
+def request(conn, method: str, path: str, body: dict | None, headers: dict) -> tuple[int, bytes]:
+    payload = json.dumps(body).encode() if body is not None else None
+    conn.request(method, path, body=payload, headers={"Content-Type": "application/json", **headers})
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def run_load(port: int, token: str, accounts: list[str], kind: str, clients: int, duration: float) -> dict:
+    """`clients` threads, each with its own keep-alive connection and its own accounts."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + duration
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def client(index: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine = accounts[index::clients] or accounts
+        local, local_errors, n = [], [], 0
+        while time.monotonic() < stop_at:
+            account = mine[n % len(mine)]
+            n += 1
+            if kind == "baseline":
+                path, headers = f"/bench/baseline/{account}/", auth
+            else:
+                path = f"/api/v1/accounts/{account}/{'deposit' if kind == 'deposits' else 'withdraw'}/"
+                headers = {**auth, "Idempotency-Key": uuid.uuid4().hex}
+            started = time.perf_counter()
+            try:
+                status, body = request(conn, "POST", path, {"amount": "100.00", "description": "bench"}, headers)
+            except (OSError, http.client.HTTPException) as exc:
+                local_errors.append(repr(exc))
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                continue
+            local.append(time.perf_counter() - started)
+            if status >= 300:
+                local_errors.append(f"{status} {body[:200]!r}")
+        with lock:
+            latencies.extend(local)
+            errors.extend(local_errors)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    began = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - began
+    ok = len(latencies) - len(errors)
+    ordered = sorted(latencies) or [0.0]
+    return {
+        "per_second": ok / elapsed,
+        "requests": len(latencies),
+        "errors": len(errors),
+        "error_sample": errors[:3],
+        "p50_ms": statistics.median(ordered) * 1000,
+        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+    }
+
+
+def emit(results: list[dict], name: str, value: float, unit: str, baseline: float | None = None) -> None:
+    row = {"name": name, "value": round(value, 2), "unit": unit}
+    if baseline is not None:
+        row["baseline"] = round(baseline, 2)
+        row["ratio"] = round(value / baseline, 3) if baseline else None
+    results.append(row)
+    print(json.dumps(row), flush=True)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", default="8,32", help="Comma-separated client counts.")
+    parser.add_argument("--duration", type=float, default=15.0, help="Seconds per measurement.")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes.")
+    parser.add_argument("--accounts", type=int, default=64)
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or DEFAULT_DB)
+    parser.add_argument("--no-withdrawals", action="store_true")
+    args = parser.parse_args(argv)
+    if not args.database_url.startswith("postgres"):
+        raise SystemExit("bench/postings.py measures PostgreSQL: set DATABASE_URL=postgres://…")
+
+    env = server_env(args.database_url)
+    ensure_database(args.database_url)
+    manage(env, "migrate", "--noinput", "-v0")
+    manage(env, "createcachetable")
+    manage(env, "bootstrap_roles", "-v0")
+    script = SETUP_SCRIPT.replace("PASSWORD", repr(PASSWORD)).replace("COUNT", str(args.accounts))
+    out = manage(env, "shell", "-c", script)
+    accounts = json.loads(out.split("IDS=", 1)[1].strip())
+
+    port = free_port()
+    server = subprocess.Popen(  # noqa: S603
+        [PYTHON, "-m", "gunicorn", "cooperative.wsgi", "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )
+    results: list[dict] = []
+    try:
+        wait_for(port)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        status, body = request(conn, "POST", "/api/v1/auth/token/",
+                               {"email": "bench-teller@coopdesk.local", "password": PASSWORD}, {})
+        if status != 200:
+            raise SystemExit(f"login failed: {status} {body!r}")
+        token = json.loads(body)["access"]
+        # Warm up every worker's connections and caches.
+        run_load(port, token, accounts, "baseline", 8, 2.0)
+        run_load(port, token, accounts, "deposits", 8, 2.0)
+        for clients in [int(c) for c in args.clients.split(",")]:
+            base = run_load(port, token, accounts, "baseline", clients, args.duration)
+            dep = run_load(port, token, accounts, "deposits", clients, args.duration)
+            tag = f"c{clients}"
+            emit(results, f"baseline_select_for_update_insert_per_s_{tag}", base["per_second"], "req/s")
+            emit(results, f"api_deposits_per_s_{tag}", dep["per_second"], "req/s", base["per_second"])
+            emit(results, f"api_deposit_p50_{tag}", dep["p50_ms"], "ms", base["p50_ms"])
+            emit(results, f"api_deposit_p99_{tag}", dep["p99_ms"], "ms", base["p99_ms"])
+            emit(results, f"api_deposit_errors_{tag}", dep["errors"], "count")
+            if dep["errors"]:
+                print(json.dumps({"deposit_error_sample": dep["error_sample"]}), flush=True)
+            if not args.no_withdrawals:
+                wd = run_load(port, token, accounts, "withdrawals", clients, args.duration)
+                emit(results, f"api_withdrawals_per_s_{tag}", wd["per_second"], "req/s", base["per_second"])
+                emit(results, f"api_withdrawal_p50_{tag}", wd["p50_ms"], "ms", base["p50_ms"])
+                emit(results, f"api_withdrawal_p99_{tag}", wd["p99_ms"], "ms", base["p99_ms"])
+                emit(results, f"api_withdrawal_errors_{tag}", wd["errors"], "count")
+                if wd["errors"]:
+                    print(json.dumps({"withdrawal_error_sample": wd["error_sample"]}), flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    out_dir = ROOT / "bench" / "results"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / "postings.json").write_text(json.dumps({
+        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+        "workers": args.workers, "duration_s": args.duration, "results": results,
+    }, indent=2))
+    return results
+
+
+if __name__ == "__main__":
+    main()
