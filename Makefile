@@ -1,17 +1,31 @@
-# Coopdesk: `make run` for the demo, `make test` for the suite.
+# Coopdesk: `make run` for the demo, `make test` for the suite. `make help` lists every target.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
+TEST_WORKERS ?= 2
+DEMO_PASSWORD ?= $(or $(COOP_DEMO_PASSWORD),coopdesk-demo-2026)
 # The demo: debug on, MFA off (the login page says so), a local-only password.
 DEMO_ENV := DJANGO_DEBUG=true REQUIRE_STAFF_MFA=$${REQUIRE_STAFF_MFA:-false} COOP_DEMO_MODE=true \
-	COOP_DEMO_PASSWORD=$${COOP_DEMO_PASSWORD:-coopdesk-demo-2026}
+	COOP_DEMO_PASSWORD="$(DEMO_PASSWORD)"
 
-.PHONY: run test lint fmt migrate install bench clean
+.DEFAULT_GOAL := help
+.PHONY: help run test lint fmt migrate install bench clean
+
+help:
+	@echo "make run      create .venv, migrate the SQLite demo database, load demo data, serve on $(HOST):$(PORT)"
+	@echo "make test     the whole test suite (SQLite; PostgreSQL when DATABASE_URL is set), $(TEST_WORKERS) workers"
+	@echo "make lint     ruff check + ruff format --check"
+	@echo "make fmt      ruff format + ruff check --fix"
+	@echo "make migrate  apply migrations and create the cache table"
+	@echo "make clean    remove .venv, the SQLite database and collected static files"
+	@echo "Options: PORT=8123 HOST=0.0.0.0 TEST_WORKERS=4 PYTEST_ARGS='tests/cooperative -x'"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
+	@echo "Installing Python dependencies into $(VENV) (the first run takes a few minutes)..."
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Coopdesk needs Python 3.11 or newer (set PYTHON=python3.12)")'
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -r requirements-dev.txt
@@ -28,15 +42,16 @@ run: migrate
 	@echo ""
 	@echo "================================================================================"
 	@echo " Coopdesk demo: http://$(HOST):$(PORT)/admin/    (API docs: /api/docs/)"
-	@echo " Logins (password: $${COOP_DEMO_PASSWORD:-coopdesk-demo-2026}):"
+	@echo " Logins (password: $(DEMO_PASSWORD)):"
 	@echo "   admin@coopdesk.local  manager@coopdesk.local  officer@coopdesk.local"
 	@echo "   teller@coopdesk.local accountant@coopdesk.local auditor@coopdesk.local"
-	@echo " WARNING: demo data and password are for local use only. Two-factor login is off."
+	@echo " WARNING: demo data and password are for local use only; never expose this server."
+	@echo "          Two-factor login is off (REQUIRE_STAFF_MFA=false) unless you set it."
 	@echo "================================================================================"
 	$(DEMO_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install
-	$(PY) -m pytest -n $${TEST_WORKERS:-2} $(PYTEST_ARGS)
+	$(PY) -m pytest --ds=cooperative.settings.test -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
