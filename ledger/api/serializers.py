@@ -1,0 +1,293 @@
+"""Shapes of the ledger API. Serializers check shape; `ledger.services` decides.
+
+Money goes out as strings with two decimals ("1500.00") and comes in through `AmountField`, which
+applies `cooperative.money.parse_amount`: a string such as "1500.00" or an exact JSON number
+(1500, 1500.5). Numbers are parsed from their literal digits (see `parsers.DecimalJSONParser`), so a
+float artefact like 0.30000000000000004 has more than two decimals and is refused, never rounded.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from cooperative.money import parse_amount
+from cooperative.permissions import scope_queryset
+from members.models import Member
+
+from ..models import Account, AccountType, JournalEntry, Transaction
+from ..services import DEPOSIT_ACCOUNT_TYPES
+
+OPENABLE_TYPES = (AccountType.SAVINGS, AccountType.SHARES, AccountType.CASH)
+CHANNELS = (("cash", "Cash at the counter (teller cash)"), ("bank", "Bank transfer (bank account)"))
+
+
+def _money(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=18, decimal_places=2, read_only=True, **kwargs)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^\d{1,15}(\.\d{1,2})?$",
+        "example": "1500.00",
+        "description": "A positive amount with at most two decimals, below 10^15. Send a string; "
+        "an exact JSON number with at most two decimals is accepted too.",
+    }
+)
+class AmountField(serializers.Field):
+    default_error_messages = {"invalid": "Enter a valid amount, e.g. 1500.00."}
+
+    def to_internal_value(self, data) -> Decimal:
+        if isinstance(data, bool) or not isinstance(data, (str, int, Decimal)):
+            self.fail("invalid")
+        try:
+            return parse_amount(data)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def to_representation(self, value) -> str:
+        return f"{value:.2f}"
+
+
+def _account_ref(queryset, *, help_text: str) -> serializers.PrimaryKeyRelatedField:
+    return serializers.PrimaryKeyRelatedField(
+        queryset=queryset,
+        pk_field=serializers.UUIDField(),
+        help_text=help_text,
+        error_messages={"does_not_exist": "No account with id {pk_value} that you may use here."},
+    )
+
+
+# --- Accounts -------------------------------------------------------------------------------------
+
+
+class MemberSummarySerializer(serializers.ModelSerializer):
+    full_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Member
+        fields = ("id", "member_number", "first_name", "last_name", "full_name", "status")
+
+    def get_full_name(self, obj) -> str:
+        return f"{obj.first_name} {obj.last_name}".strip()
+
+
+class BranchSummarySerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    code = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    balance = _money()
+    held_amount = _money(help_text="Liens on the balance (e.g. guarantor pledges).")
+    available_balance = _money(help_text="What can be withdrawn: balance − held − minimum balance.")
+    minimum_balance = _money()
+    daily_withdrawal_limit = _money(allow_null=True, help_text="Null: no daily limit.")
+    member = MemberSummarySerializer(read_only=True)
+    branch = BranchSummarySerializer(read_only=True)
+
+    class Meta:
+        model = Account
+        fields = (
+            "id",
+            "account_number",
+            "name",
+            "type",
+            "status",
+            "status_reason",
+            "currency",
+            "balance",
+            "held_amount",
+            "available_balance",
+            "minimum_balance",
+            "daily_withdrawal_limit",
+            "member",
+            "branch",
+            "opened_at",
+            "closed_at",
+        )
+        read_only_fields = fields
+
+
+class AccountCreateSerializer(serializers.Serializer):
+    member = serializers.PrimaryKeyRelatedField(
+        queryset=Member.objects.none(),
+        pk_field=serializers.UUIDField(),
+        help_text="The member's id; the member must be in a branch you can see.",
+        error_messages={"does_not_exist": "No member with id {pk_value} in the branches you can see."},
+    )
+    type = serializers.ChoiceField(choices=[(t.value, t.label) for t in OPENABLE_TYPES])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        user = request.user if request is not None else None
+        self.fields["member"].queryset = scope_queryset(Member.objects.all(), user)
+
+
+class AccountBalanceSerializer(serializers.ModelSerializer):
+    """An account's figures right after a posting."""
+
+    balance = _money()
+    held_amount = _money()
+    available_balance = _money()
+
+    class Meta:
+        model = Account
+        fields = ("id", "account_number", "currency", "status", "balance", "held_amount", "available_balance")
+        read_only_fields = fields
+
+
+# --- Journal entries and legs ---------------------------------------------------------------------
+
+
+class LegSerializer(serializers.ModelSerializer):
+    account_number = serializers.CharField(source="account.account_number", read_only=True)
+    amount = _money()
+    balance_after = _money(help_text="The account's balance just after this leg.")
+
+    class Meta:
+        model = Transaction
+        fields = ("id", "account", "account_number", "type", "amount", "balance_after", "description")
+        read_only_fields = fields
+
+
+class JournalEntrySerializer(serializers.ModelSerializer):
+    legs = LegSerializer(many=True, read_only=True)
+    reversed_by = serializers.SerializerMethodField(help_text="The id of the entry that reversed this one.")
+
+    class Meta:
+        model = JournalEntry
+        fields = (
+            "id",
+            "reference",
+            "kind",
+            "narration",
+            "value_date",
+            "posted_at",
+            "posted_by",
+            "branch",
+            "reverses",
+            "reversal_reason",
+            "reversed_by",
+            "legs",
+        )
+        read_only_fields = fields
+
+    def get_reversed_by(self, obj) -> str | None:
+        try:
+            return str(obj.reversed_by.pk)
+        except JournalEntry.DoesNotExist:
+            return None
+
+
+class AccountPostingSerializer(JournalEntrySerializer):
+    """A deposit or withdrawal: the entry plus the member account's new figures."""
+
+    account = AccountBalanceSerializer(read_only=True)
+
+    class Meta(JournalEntrySerializer.Meta):
+        fields = (*JournalEntrySerializer.Meta.fields, "account")
+        read_only_fields = fields
+
+
+class TransferResultSerializer(JournalEntrySerializer):
+    from_account = AccountBalanceSerializer(read_only=True)
+    to_account = AccountBalanceSerializer(read_only=True)
+
+    class Meta(JournalEntrySerializer.Meta):
+        fields = (*JournalEntrySerializer.Meta.fields, "from_account", "to_account")
+        read_only_fields = fields
+
+
+class TransactionSerializer(serializers.ModelSerializer):
+    """One leg as an account's movement."""
+
+    entry = serializers.UUIDField(source="entry_id", read_only=True)
+    kind = serializers.CharField(source="entry.kind", read_only=True)
+    account_number = serializers.CharField(source="account.account_number", read_only=True)
+    amount = _money()
+    balance_after = _money()
+
+    class Meta:
+        model = Transaction
+        fields = (
+            "id",
+            "entry",
+            "reference",
+            "kind",
+            "account",
+            "account_number",
+            "branch",
+            "type",
+            "amount",
+            "balance_after",
+            "description",
+            "status",
+            "value_date",
+            "created_at",
+            "reconciliation_status",
+            "reconciled_at",
+        )
+        read_only_fields = fields
+
+
+# --- Inputs of the money-moving endpoints ---------------------------------------------------------
+
+
+class AccountPostingInputSerializer(serializers.Serializer):
+    amount = AmountField()
+    description = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    channel = serializers.ChoiceField(
+        choices=CHANNELS, required=False, default="cash", help_text="Where the money comes from or goes."
+    )
+
+
+class TransferInputSerializer(serializers.Serializer):
+    from_account = _account_ref(
+        Account.objects.none(), help_text="The paying member account (in a branch you work in)."
+    )
+    to_account = _account_ref(Account.objects.none(), help_text="The receiving member account (any branch).")
+    amount = AmountField()
+    description = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        user = request.user if request is not None else None
+        deposit_accounts = Account.objects.filter(member__isnull=False, type__in=DEPOSIT_ACCOUNT_TYPES)
+        self.fields["from_account"].queryset = scope_queryset(deposit_accounts, user)
+        self.fields["to_account"].queryset = deposit_accounts
+
+    def validate(self, attrs):
+        if attrs["from_account"].pk == attrs["to_account"].pk:
+            raise serializers.ValidationError({"to_account": "Choose two different accounts."})
+        return attrs
+
+
+class ReverseInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=255, help_text="Why the entry is reversed (kept on record).")
+
+
+# --- Documentation only ---------------------------------------------------------------------------
+
+
+class ProblemFieldErrorSerializer(serializers.Serializer):
+    field = serializers.CharField(allow_null=True, help_text="Dotted path of the offending field.")
+    message = serializers.CharField()
+
+
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details (Content-Type application/problem+json)."""
+
+    type = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    instance = serializers.CharField()
+    request_id = serializers.CharField(required=False)
+    errors = ProblemFieldErrorSerializer(many=True, required=False)

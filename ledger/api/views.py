@@ -1,0 +1,362 @@
+"""Ledger API: accounts, the money-moving endpoints, movements and journal entries.
+
+Every lookup goes through the caller's branch scope first (another branch's account is a 404, just
+like one that does not exist); then the service decides (`DomainError` -> 400/403/409 problem).
+Money-moving POSTs are `@idempotent` and need an `Idempotency-Key` header; the key, namespaced by
+user, also goes down to `post_entry` so the ledger itself refuses a second posting.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, Q
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from guardian.shortcuts import get_objects_for_user
+from rest_framework import filters, generics, permissions, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cooperative.api.pagination import CreatedAtCursorPagination
+from cooperative.api.permissions import DefaultApiPermission, HasPerm
+from cooperative.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent, service_idempotency_key
+from cooperative.permissions import (
+    get_scoped_object_or_404,
+    scope_queryset,
+    sees_all_branches,
+    user_branch_ids,
+)
+from cooperative.roles import PARTNER
+
+from .. import services
+from ..models import Account, JournalEntry, Transaction
+from .filters import AccountFilter, AccountTransactionFilter, JournalEntryFilter, TransactionFilter
+from .parsers import DecimalJSONParser
+from .serializers import (
+    AccountCreateSerializer,
+    AccountPostingInputSerializer,
+    AccountPostingSerializer,
+    AccountSerializer,
+    JournalEntrySerializer,
+    ProblemSerializer,
+    ReverseInputSerializer,
+    TransactionSerializer,
+    TransferInputSerializer,
+    TransferResultSerializer,
+)
+
+ACCOUNT_ID = OpenApiParameter("pk", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Account id.")
+ENTRY_ID = OpenApiParameter("pk", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Journal entry id.")
+
+
+def _problem(description: str) -> OpenApiResponse:
+    return OpenApiResponse(response=ProblemSerializer, description=description)
+
+
+POSTING_ERRORS = {
+    400: _problem("Invalid input (field named in `errors`), missing Idempotency-Key, currency mismatch."),
+    403: _problem("Not permitted (role or branch)."),
+    404: _problem("No such account / entry among those you can see."),
+    409: _problem("Account frozen or closed, insufficient funds, daily limit, Idempotency-Key reused."),
+}
+
+
+class PartnersPostDepositsOnly(permissions.BasePermission):
+    """Partner systems may deposit (when granted `ledger.post_transaction`) but never take money out."""
+
+    message = "Partner systems may post deposits only."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if user.is_superuser:
+            return True
+        return not user.groups.filter(name=PARTNER).exists()
+
+
+def member_accounts():
+    """Member accounts (the API does not expose internal GL accounts as accounts)."""
+    return Account.objects.filter(member__isnull=False).select_related("member", "branch")
+
+
+def legs_visible_to(user):
+    """Legs of the caller's branches plus legs of accounts granted to them one by one (guardian)."""
+    legs = Transaction.objects.select_related("entry", "account")
+    if sees_all_branches(user):
+        return legs
+    granted = get_objects_for_user(
+        user, "ledger.view_account", klass=Account, accept_global_perms=False, with_superuser=False
+    ).values("pk")
+    return legs.filter(Q(branch_id__in=user_branch_ids(user)) | Q(account_id__in=granted))
+
+
+def _entry_with_legs(entry_id) -> JournalEntry:
+    return (
+        JournalEntry.objects.select_related("reversed_by")
+        .prefetch_related(
+            Prefetch("legs", queryset=Transaction.objects.select_related("account").order_by("-type", "pk"))
+        )
+        .get(pk=entry_id)
+    )
+
+
+class PostedAtCursorPagination(CreatedAtCursorPagination):
+    ordering = ("-posted_at", "-id")
+
+
+# --- Accounts -------------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="List member accounts",
+        description="Member accounts in your branches (or granted to you). Search by account number, "
+        "member number or member name; order by account_number, balance, opened_at, type or status.",
+    ),
+    post=extend_schema(
+        summary="Open a member account",
+        request=AccountCreateSerializer,
+        responses={201: AccountSerializer, 400: _problem("Invalid input"), 409: _problem("Already open")},
+    ),
+)
+class AccountListCreateView(generics.ListCreateAPIView):
+    serializer_class = AccountSerializer
+    filterset_class = AccountFilter
+    search_fields = ("account_number", "member__member_number", "member__first_name", "member__last_name")
+    ordering_fields = ("account_number", "balance", "opened_at", "type", "status")
+    ordering = ("account_number",)
+
+    def get_queryset(self):
+        return scope_queryset(member_accounts(), self.request.user)
+
+    def get_serializer_class(self):
+        if self.request is not None and self.request.method == "POST":
+            return AccountCreateSerializer
+        return AccountSerializer
+
+    def create(self, request, *args, **kwargs):
+        serializer = AccountCreateSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        account = services.open_account(
+            member=serializer.validated_data["member"],
+            account_type=serializer.validated_data["type"],
+            actor=request.user,
+        )
+        account = member_accounts().get(pk=account.pk)
+        return Response(AccountSerializer(account).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(get=extend_schema(summary="Read an account", parameters=[ACCOUNT_ID]))
+class AccountDetailView(generics.RetrieveAPIView):
+    serializer_class = AccountSerializer
+
+    def get_queryset(self):
+        return scope_queryset(member_accounts(), self.request.user)
+
+
+class _AccountPostingView(APIView):
+    """Deposit or withdrawal on one member account (subclasses name the service)."""
+
+    parser_classes = (DecimalJSONParser,)
+    service_name = ""
+
+    def post_posting(self, request, pk):
+        account = get_scoped_object_or_404(member_accounts(), request.user, pk=pk)
+        serializer = AccountPostingInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        entry = getattr(services, self.service_name)(
+            account_id=account.pk,
+            amount=data["amount"],
+            actor=request.user,
+            description=data["description"],
+            channel=data["channel"],
+            idempotency_key=service_idempotency_key(request),
+        )
+        result = _entry_with_legs(entry.pk)
+        result.account = Account.objects.get(pk=account.pk)
+        return Response(AccountPostingSerializer(result).data, status=status.HTTP_201_CREATED)
+
+
+class AccountDepositView(_AccountPostingView):
+    permission_classes = (DefaultApiPermission, HasPerm.of("ledger.post_transaction"))
+    service_name = "deposit"
+
+    @extend_schema(
+        summary="Deposit into a member account",
+        description="Debits teller cash (channel `cash`) or the bank account (`bank`) of the account's "
+        "branch and credits the member. Needs `ledger.post_transaction` and an Idempotency-Key.",
+        parameters=[ACCOUNT_ID, IDEMPOTENCY_KEY_PARAMETER],
+        request=AccountPostingInputSerializer,
+        responses={201: AccountPostingSerializer, **POSTING_ERRORS},
+    )
+    @idempotent
+    def post(self, request, pk):
+        return self.post_posting(request, pk)
+
+
+class AccountWithdrawView(_AccountPostingView):
+    permission_classes = (
+        DefaultApiPermission,
+        HasPerm.of("ledger.post_transaction"),
+        PartnersPostDepositsOnly,
+    )
+    service_name = "withdraw"
+
+    @extend_schema(
+        summary="Withdraw from a member account",
+        description="Debits the member and credits teller cash or bank. The available balance "
+        "(balance − held − minimum) and the daily limit must allow it (else 409). Needs "
+        "`ledger.post_transaction` (not for partner systems) and an Idempotency-Key.",
+        parameters=[ACCOUNT_ID, IDEMPOTENCY_KEY_PARAMETER],
+        request=AccountPostingInputSerializer,
+        responses={201: AccountPostingSerializer, **POSTING_ERRORS},
+    )
+    @idempotent
+    def post(self, request, pk):
+        return self.post_posting(request, pk)
+
+
+class TransferView(APIView):
+    permission_classes = (
+        DefaultApiPermission,
+        HasPerm.of("ledger.transfer_funds"),
+        PartnersPostDepositsOnly,
+    )
+    parser_classes = (DecimalJSONParser,)
+
+    @extend_schema(
+        summary="Transfer between member accounts",
+        description="From a member account in your branches to any member account (any branch), as "
+        "one journal entry. Needs `ledger.transfer_funds` and an Idempotency-Key.",
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        request=TransferInputSerializer,
+        responses={201: TransferResultSerializer, **POSTING_ERRORS},
+    )
+    @idempotent
+    def post(self, request):
+        serializer = TransferInputSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        entry = services.transfer(
+            from_account_id=data["from_account"].pk,
+            to_account_id=data["to_account"].pk,
+            amount=data["amount"],
+            actor=request.user,
+            description=data["description"],
+            idempotency_key=service_idempotency_key(request),
+        )
+        result = _entry_with_legs(entry.pk)
+        result.from_account = Account.objects.get(pk=data["from_account"].pk)
+        result.to_account = Account.objects.get(pk=data["to_account"].pk)
+        return Response(TransferResultSerializer(result).data, status=status.HTTP_201_CREATED)
+
+
+# --- Movements ------------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="An account's movements",
+        description="The account's legs, newest first, cursor-paginated. Filters: date_from/date_to "
+        "(value date), type (DEBIT/CREDIT), amount_min/amount_max, reconciliation_status, kind.",
+        parameters=[ACCOUNT_ID],
+    )
+)
+class AccountTransactionListView(generics.ListAPIView):
+    serializer_class = TransactionSerializer
+    pagination_class = CreatedAtCursorPagination
+    filter_backends = (DjangoFilterBackend, filters.SearchFilter)
+    filterset_class = AccountTransactionFilter
+    search_fields = ("reference", "description")
+    queryset = Transaction.objects.none()  # the model, for the permission check
+
+    def list(self, request, *args, **kwargs):
+        get_scoped_object_or_404(member_accounts(), request.user, pk=kwargs["pk"])  # 404 first
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Transaction.objects.none()
+        return Transaction.objects.filter(account_id=self.kwargs["pk"]).select_related("entry", "account")
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="Movements you can see",
+        description="Every leg in your branches (and of accounts granted to you), newest first, "
+        "cursor-paginated. Filters as on an account's movements plus branch and account.",
+    )
+)
+class TransactionListView(generics.ListAPIView):
+    serializer_class = TransactionSerializer
+    pagination_class = CreatedAtCursorPagination
+    filter_backends = (DjangoFilterBackend, filters.SearchFilter)
+    filterset_class = TransactionFilter
+    search_fields = ("reference", "description")
+    queryset = Transaction.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Transaction.objects.none()
+        return legs_visible_to(self.request.user)
+
+
+# --- Journal entries ------------------------------------------------------------------------------
+
+
+def _entries_visible_to(user):
+    return scope_queryset(
+        JournalEntry.objects.select_related("reversed_by").prefetch_related(
+            Prefetch("legs", queryset=Transaction.objects.select_related("account").order_by("-type", "pk"))
+        ),
+        user,
+    )
+
+
+@extend_schema_view(get=extend_schema(summary="Journal entries", description="Newest first, with legs."))
+class JournalEntryListView(generics.ListAPIView):
+    serializer_class = JournalEntrySerializer
+    pagination_class = PostedAtCursorPagination
+    filter_backends = (DjangoFilterBackend, filters.SearchFilter)
+    filterset_class = JournalEntryFilter
+    search_fields = ("reference", "narration")
+    queryset = JournalEntry.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return JournalEntry.objects.none()
+        return _entries_visible_to(self.request.user)
+
+
+@extend_schema_view(get=extend_schema(summary="A journal entry", parameters=[ENTRY_ID]))
+class JournalEntryDetailView(generics.RetrieveAPIView):
+    serializer_class = JournalEntrySerializer
+    queryset = JournalEntry.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return JournalEntry.objects.none()
+        return _entries_visible_to(self.request.user)
+
+
+class JournalEntryReverseView(APIView):
+    permission_classes = (DefaultApiPermission, HasPerm.of("ledger.reverse_transaction"))
+    parser_classes = (DecimalJSONParser,)
+
+    @extend_schema(
+        summary="Reverse a journal entry",
+        description="Posts the mirror entry (every leg on the other side), once per entry, with a "
+        "reason. Needs `ledger.reverse_transaction` (ACCOUNTANT) and an Idempotency-Key.",
+        parameters=[ENTRY_ID, IDEMPOTENCY_KEY_PARAMETER],
+        request=ReverseInputSerializer,
+        responses={201: JournalEntrySerializer, **POSTING_ERRORS},
+    )
+    @idempotent
+    def post(self, request, pk):
+        entry = get_scoped_object_or_404(JournalEntry.objects.all(), request.user, pk=pk)
+        serializer = ReverseInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        reversal = services.reverse_entry(
+            entry_id=entry.pk, reason=serializer.validated_data["reason"], actor=request.user
+        )
+        return Response(JournalEntrySerializer(_entry_with_legs(reversal.pk)).data, status=201)
