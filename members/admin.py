@@ -60,7 +60,7 @@ class MemberAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
+        if not self.instance._state.adding:
             for kind in ("bvn", "nin"):
                 masked = getattr(self.instance, f"{kind}_masked")
                 if masked and kind in self.fields:
@@ -74,7 +74,7 @@ class MemberAdminForm(forms.ModelForm):
             return
         data = self.cleaned_data
         try:
-            if self.instance.pk is None:
+            if self.instance._state.adding:
                 values = {
                     k: v for k, v in data.items() if k in (*PROFILE_FIELDS, "bvn", "nin") and v is not None
                 }

@@ -8,8 +8,17 @@ pytestmark = pytest.mark.django_db  # the shared autouse cache fixture uses the 
 
 @pytest.mark.parametrize(
     "typed",
-    ["08031234567", "0803 123 4567", "0803-123-4567", "8031234567", "+2348031234567", "+234 803 123 4567",
-     "2348031234567", "002348031234567", "(0803) 123-4567"],
+    [
+        "08031234567",
+        "0803 123 4567",
+        "0803-123-4567",
+        "8031234567",
+        "+2348031234567",
+        "+234 803 123 4567",
+        "2348031234567",
+        "002348031234567",
+        "(0803) 123-4567",
+    ],
 )
 def test_nigerian_phone_in_any_format_becomes_e164(typed):
     assert identity.normalise_phone(typed) == "+2348031234567"

@@ -36,7 +36,11 @@ def test_manager_verifies_kyc_and_the_review_is_recorded(register, manager):
 def test_four_eyes_the_person_who_registered_cannot_review(register, make_staff, branch):
     # given a manager who registered the member themselves (managers hold verify_kyc)
     boss = make_staff("MANAGER", branch, email="boss@test.ng")
-    boss.user_permissions.add(*__import__("django.contrib.auth.models", fromlist=["Permission"]).Permission.objects.filter(codename="add_member"))
+    boss.user_permissions.add(
+        *__import__("django.contrib.auth.models", fromlist=["Permission"]).Permission.objects.filter(
+            codename="add_member"
+        )
+    )
     boss = type(boss).objects.get(pk=boss.pk)
     member = register(actor=boss, bvn="22212345678")
     # when they try to verify it
