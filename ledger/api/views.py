@@ -17,6 +17,7 @@ from rest_framework import filters, generics, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cooperative.api.errors import PROBLEM_CONTENT_TYPE
 from cooperative.api.pagination import CreatedAtCursorPagination
 from cooperative.api.permissions import DefaultApiPermission, HasPerm
 from cooperative.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent, service_idempotency_key
@@ -45,8 +46,8 @@ from .serializers import (
     TransferResultSerializer,
 )
 
-ACCOUNT_ID = OpenApiParameter("pk", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Account id.")
-ENTRY_ID = OpenApiParameter("pk", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Journal entry id.")
+ACCOUNT_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Account id.")
+ENTRY_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Journal entry id.")
 
 
 def _problem(description: str) -> OpenApiResponse:
@@ -54,10 +55,14 @@ def _problem(description: str) -> OpenApiResponse:
 
 
 POSTING_ERRORS = {
-    400: _problem("Invalid input (field named in `errors`), missing Idempotency-Key, currency mismatch."),
-    403: _problem("Not permitted (role or branch)."),
-    404: _problem("No such account / entry among those you can see."),
-    409: _problem("Account frozen or closed, insufficient funds, daily limit, Idempotency-Key reused."),
+    (400, PROBLEM_CONTENT_TYPE): _problem(
+        "Invalid input (field named in `errors`), missing Idempotency-Key, currency mismatch."
+    ),
+    (403, PROBLEM_CONTENT_TYPE): _problem("Not permitted (role or branch)."),
+    (404, PROBLEM_CONTENT_TYPE): _problem("No such account / entry among those you can see."),
+    (409, PROBLEM_CONTENT_TYPE): _problem(
+        "Account frozen or closed, insufficient funds, daily limit, Idempotency-Key reused."
+    ),
 }
 
 
@@ -115,7 +120,11 @@ class PostedAtCursorPagination(CreatedAtCursorPagination):
     post=extend_schema(
         summary="Open a member account",
         request=AccountCreateSerializer,
-        responses={201: AccountSerializer, 400: _problem("Invalid input"), 409: _problem("Already open")},
+        responses={
+            201: AccountSerializer,
+            (400, PROBLEM_CONTENT_TYPE): _problem("Invalid input"),
+            (409, PROBLEM_CONTENT_TYPE): _problem("Already open"),
+        },
     ),
 )
 class AccountListCreateView(generics.ListCreateAPIView):
