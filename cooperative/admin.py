@@ -1,12 +1,11 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
-
 from simple_history.admin import SimpleHistoryAdmin
 
 from .admin_scoping import BranchScopedAdminMixin, ScopedHistoryAdmin
-from .permissions import scope_queryset
 from .models import AuditLog, Branch, User
+from .permissions import scope_queryset
 
 
 @admin.register(Branch)

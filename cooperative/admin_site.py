@@ -8,8 +8,8 @@ import io
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.auth import logout
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import logout
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -86,9 +86,7 @@ class CoopAdminSite(admin.AdminSite):
     def has_permission(self, request) -> bool:
         if not super().has_permission(request):
             return False
-        if settings.REQUIRE_STAFF_MFA and not request.user.is_verified():
-            return False
-        return True
+        return not (settings.REQUIRE_STAFF_MFA and not request.user.is_verified())
 
     @method_decorator_ratelimit
     def login(self, request, extra_context=None):

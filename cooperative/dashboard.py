@@ -3,7 +3,9 @@
     dashboard.register(title="My pending approvals", template="approvals/widget.html",
                        context=lambda request: {...}, order=10, permission="approvals.view_...")
 
-`cooperative` renders them on /admin/ without importing the apps.
+`cooperative` renders them on /admin/ without importing the apps. A widget whose context is a
+list of links can use the generic template "cooperative/widgets/list.html" with
+`{"items": [{"label": ..., "url": ..., "count": ...}], "empty": "Nothing waiting."}`.
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "cooperative.apps.CooperativeConfig",
     "members.apps.MembersConfig",
     "ledger.apps.LedgerConfig",
+    "loans.apps.LoansConfig",
 ]
 
 MIDDLEWARE = [
@@ -249,7 +250,20 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # Several models have a `status`/`type`; name the core's enums so components stay stable.
+    # Domain apps add their own entries here when their enums collide.
+    "ENUM_NAME_OVERRIDES": {
+        "BranchStatusEnum": "cooperative.models.Branch.Status",
+        "UserStatusEnum": "cooperative.models.User.Status",
+        "AuditLogEventEnum": "cooperative.models.AuditLog.Event",
+        # Domain enums that collide on `status` / `type` (their owners may rename these).
+        "MemberStatusEnum": "members.models.Member.Status",
+        "AccountStatusEnum": "ledger.models.Account.Status",
+        "SideEnum": "ledger.models.Side",
+    },
+    # `check --deploy` is about security settings; the schema has its own gate
+    # (`spectacular --validate --fail-on-warn`, tests/cooperative/test_security_settings.py, .ci/run).
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
 }
 
 # --- Security -------------------------------------------------------------------------------------
@@ -303,14 +317,16 @@ LOGGING = {
 }
 
 # Domain API route modules, included under /api/v1/ (cooperative imports no domain app).
-COOP_API_URLCONFS = ["members.api.urls", "ledger.api.urls"]
+COOP_API_URLCONFS = ["members.api.urls", "ledger.api.urls", "ledger.api.statement_urls"]
 # Password for seed_demo's users; only `make run` sets it. Never used in production.
 DEMO_PASSWORD = env("COOP_DEMO_PASSWORD", default="")
 
 # Product rules for member accounts opened without explicit values (amounts as strings).
 LEDGER_ACCOUNT_DEFAULTS = {
-    "SAVINGS": {"minimum_balance": env("SAVINGS_MINIMUM_BALANCE", default="0.00"),
-                "daily_withdrawal_limit": env("SAVINGS_DAILY_WITHDRAWAL_LIMIT", default="")},
+    "SAVINGS": {
+        "minimum_balance": env("SAVINGS_MINIMUM_BALANCE", default="0.00"),
+        "daily_withdrawal_limit": env("SAVINGS_DAILY_WITHDRAWAL_LIMIT", default=""),
+    },
     "SHARES": {"minimum_balance": "0.00"},
     "CASH": {"minimum_balance": "0.00"},
 }

@@ -188,7 +188,11 @@ def test_bulk_delete_action_ignores_out_of_scope_ids(client, staff_admin, collea
     # when the admin forges a selection that includes a stranger from another branch
     response = _admin(client, staff_admin).post(
         "/admin/cooperative/user/",
-        {"action": "delete_selected", "_selected_action": [str(colleague.pk), str(stranger.pk)], "post": "yes"},
+        {
+            "action": "delete_selected",
+            "_selected_action": [str(colleague.pk), str(stranger.pk)],
+            "post": "yes",
+        },
     )
     # then only the colleague is gone
     assert response.status_code == 302

@@ -22,7 +22,10 @@ def admin_login(client, email, password, **extra):
 
 def token(client, email, password, **extra):
     return client.post(
-        "/api/v1/auth/token/", {"email": email, "password": password}, content_type="application/json", **extra
+        "/api/v1/auth/token/",
+        {"email": email, "password": password},
+        content_type="application/json",
+        **extra,
     )
 
 
@@ -198,7 +201,13 @@ def test_token_endpoint_locks_after_five_failures(client, teller):
 
 def test_token_lockout_ignores_a_rotating_spoofed_forwarded_header(client, teller):
     for n in range(5):
-        token(client, f"guess{n}@test.ng", WRONG, REMOTE_ADDR="198.51.100.30", HTTP_X_FORWARDED_FOR=f"10.1.1.{n}")
+        token(
+            client,
+            f"guess{n}@test.ng",
+            WRONG,
+            REMOTE_ADDR="198.51.100.30",
+            HTTP_X_FORWARDED_FOR=f"10.1.1.{n}",
+        )
     response = token(
         client, teller.email, DEFAULT_PASSWORD, REMOTE_ADDR="198.51.100.30", HTTP_X_FORWARDED_FOR="10.1.1.99"
     )
