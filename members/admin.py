@@ -122,6 +122,9 @@ class AccountInline(ScopedInlineMixin, admin.TabularInline):
     ordering = ("account_number",)
     verbose_name_plural = "Accounts"
 
+    def get_queryset(self, request):
+        return scope_queryset(super().get_queryset(request), request.user)
+
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 

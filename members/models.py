@@ -103,6 +103,7 @@ class Member(TimeStampedModel):
             models.Index(fields=["phone"], name="member_phone_idx"),
             models.Index(fields=["email"], name="member_email_idx"),
             models.Index(fields=["bvn_hash"], name="member_bvn_idx"),
+            models.Index(fields=["nin_hash"], name="member_nin_idx"),
             models.Index(fields=["last_name", "first_name"], name="member_name_idx"),
             models.Index(fields=["branch", "status"], name="member_branch_status_idx"),
         ]

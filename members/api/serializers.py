@@ -8,6 +8,10 @@ from cooperative.models import Branch
 
 from ..models import Member
 
+_ROUTE_HINTS = {
+    "status": " Use POST /api/v1/members/{id}/status/ or /exit/.",
+    "kyc_status": " Use POST /api/v1/members/{id}/kyc/.",
+}
 IDENTITY_HELP = "11 digits. Write-only: responses show it masked (*******1234)."
 
 
@@ -57,6 +61,16 @@ class MemberOutputSerializer(serializers.ModelSerializer):
 
 
 class _MemberInputFields(serializers.Serializer):
+    """Unknown keys are refused rather than ignored, so `{"status": "EXITED"}` cannot look accepted."""
+
+    def validate(self, attrs):
+        unknown = sorted(set(getattr(self, "initial_data", {}) or {}) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {name: "This field cannot be set here." + _ROUTE_HINTS.get(name, "") for name in unknown}
+            )
+        return attrs
+
     first_name = serializers.CharField(max_length=80)
     last_name = serializers.CharField(max_length=80)
     phone = serializers.CharField(max_length=32, help_text="Any format: 0803 123 4567, +2348031234567.")

@@ -279,3 +279,14 @@ def test_exit_action_refused_with_balance_then_done_with_zero(admin_client_as, m
     page = client.get(f"{CHANGELIST}{member.pk}/change/")
     assert page.status_code == 200
     assert 'name="phone"' not in page.content.decode()  # an exited member's record is read-only
+
+
+def test_accountant_sees_a_read_only_member_page(admin_client_as, accountant, branch):
+    member = MemberFactory(branch=branch, bvn="22212345678")
+    client = admin_client_as(accountant)
+    page = client.get(f"{CHANGELIST}{member.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "*******5678" in html
+    assert 'name="bvn"' not in html
+    assert client.get(f"{CHANGELIST}add/").status_code == 403

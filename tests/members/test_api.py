@@ -230,3 +230,20 @@ def test_status_endpoint(api_as, teller, member):
     response = api_as(teller).post(url, {"status": "SUSPENDED", "reason": "Fraud investigation"})
     assert response.status_code == 200
     assert response.json()["status"] == "SUSPENDED"
+
+
+def test_patch_refuses_fields_it_cannot_set_instead_of_ignoring_them(api_as, teller, member):
+    response = api_as(teller).patch(f"{URL}{member.pk}/", {"status": "EXITED", "member_number": "MEM99999"})
+    assert response.status_code == 400
+    problem = response.json()
+    assert {e["field"] for e in problem["errors"]} == {"status", "member_number"}
+    assert "/status/" in problem["detail"]
+    member.refresh_from_db()
+    assert member.status == "ACTIVE"
+
+
+def test_accountant_reads_but_cannot_register(api_as, accountant, branch, member):
+    client = api_as(accountant)
+    assert client.get(f"{URL}{member.pk}/").status_code == 200
+    assert client.post(URL, _new(branch)).status_code == 403
+    assert client.patch(f"{URL}{member.pk}/", {"city": "Kano"}).status_code == 403
