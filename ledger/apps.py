@@ -5,3 +5,18 @@ class LedgerConfig(AppConfig):
     name = "ledger"
     verbose_name = "Ledger"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from cooperative import dashboard, demo
+
+        from . import demo as ledger_demo
+        from .admin import today_at_branch
+
+        demo.register(ledger_demo.seed, order=30)
+        dashboard.register(
+            title="Today at your branch",
+            template="ledger/widget_today.html",
+            context=today_at_branch,
+            order=20,
+            permission="ledger.post_transaction",
+        )

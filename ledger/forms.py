@@ -1,0 +1,122 @@
+"""Admin forms for the ledger. They check shape only; the services decide."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.utils import timezone
+
+from cooperative.money import parse_amount
+
+from .models import MEMBER_ACCOUNT_TYPES, Account, AccountType
+from .services import DEPOSIT_ACCOUNT_TYPES
+
+
+class AmountField(forms.Field):
+    """A money amount typed by a person: '1500', '1,500.50'. Parsed strictly into a Decimal."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "widget",
+            forms.TextInput(
+                attrs={"inputmode": "decimal", "autocomplete": "off", "size": 18, "maxlength": 30}
+            ),
+        )
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        value = "" if value is None else str(value).strip()
+        if value in self.empty_values:
+            return None
+        if len(value) > 30:
+            raise forms.ValidationError("Enter a valid amount, e.g. 1500.00.", code="invalid_amount")
+        try:
+            return parse_amount(value.replace(",", "").replace(" ", ""))
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc), code="invalid_amount") from exc
+
+
+class MoneyMovementForm(forms.Form):
+    """Deposit or withdrawal at the counter."""
+
+    amount = AmountField(help_text="In naira, e.g. 15000 or 15,000.50.")
+    channel = forms.ChoiceField(
+        choices=(("cash", "Cash at the counter"), ("bank", "Bank transfer / cheque")), initial="cash"
+    )
+    description = forms.CharField(max_length=200, required=False)
+
+
+class TransferForm(forms.Form):
+    to_account_number = forms.CharField(
+        label="To account number", max_length=10, min_length=10, help_text="The 10-digit account number."
+    )
+    amount = AmountField(help_text="In naira, e.g. 15000 or 15,000.50.")
+    description = forms.CharField(max_length=200, required=False)
+
+    def __init__(self, *args, source: Account, **kwargs):
+        self.source = source
+        super().__init__(*args, **kwargs)
+
+    def clean_to_account_number(self) -> Account:
+        number = self.cleaned_data["to_account_number"].strip()
+        if not number.isdigit():
+            raise forms.ValidationError("Account numbers are 10 digits.")
+        # Like a bank's name enquiry: any branch's member account can receive a transfer.
+        target = (
+            Account.objects.select_related("member", "branch")
+            .filter(account_number=number, type__in=DEPOSIT_ACCOUNT_TYPES)
+            .first()
+        )
+        if target is None:
+            raise forms.ValidationError("No member savings, shares or cash account has this number.")
+        if target.pk == self.source.pk:
+            raise forms.ValidationError("Choose a different account from the one you are paying from.")
+        return target
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=255, widget=forms.TextInput(attrs={"size": 60}))
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Give a reason.")
+        return reason
+
+
+class OpenAccountForm(forms.Form):
+    member = forms.ModelChoiceField(queryset=None)
+    account_type = forms.ChoiceField(
+        label="Type", choices=[(t.value, t.label) for t in MEMBER_ACCOUNT_TYPES if t != AccountType.LOAN]
+    )
+    minimum_balance = AmountField(required=False, help_text="Empty: the product default.")
+    daily_withdrawal_limit = AmountField(required=False, help_text="Empty: the product default.")
+
+    def __init__(self, *args, members, member_widget=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["member"]
+        if member_widget is not None:
+            member_widget.is_required = field.required
+            field.widget = member_widget
+        field.queryset = members  # also hands the choices to the (new) widget
+
+
+class StatementForm(forms.Form):
+    FORMATS = (("pdf", "PDF (print)"), ("xlsx", "Excel (.xlsx)"), ("csv", "CSV"))
+
+    date_from = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    format = forms.ChoiceField(choices=FORMATS, initial="pdf")
+
+    @classmethod
+    def initial_for_today(cls) -> dict:
+        today = timezone.localdate()
+        return {"date_from": today - timedelta(days=90), "date_to": today, "format": "pdf"}
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", "The end date is before the start date.")
+        return cleaned

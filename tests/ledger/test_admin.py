@@ -1,0 +1,488 @@
+"""The ledger in the admin, as tellers, accountants and auditors use it."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from cooperative.models import AuditLog
+from ledger import services
+from ledger.models import Account, Hold, JournalEntry, Transaction
+from tests.ledger.factories import make_account, make_member
+
+pytestmark = pytest.mark.django_db
+D = Decimal
+
+
+@pytest.fixture
+def login(client):
+    def as_user(user):
+        client.force_login(user)
+        return client
+
+    return as_user
+
+
+def change_url(account) -> str:
+    return reverse("admin:ledger_account_change", args=[account.pk])
+
+
+def action_url(account, name: str) -> str:
+    return reverse(f"admin:ledger_account_{name}", args=[account.pk])
+
+
+def token_from(response) -> str:
+    match = re.search(r'name="confirmation_token" value="([^"]+)"', response.content.decode())
+    assert match, "the confirmation page carries a one-time token"
+    return match.group(1)
+
+
+# --- lists, filters, scoping ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def books(branch, other_branch):
+    ours = make_account(
+        branch, member=make_member(branch, first_name="Bisi", last_name="Adewale"), balance="25000.00"
+    )
+    theirs = make_account(
+        other_branch,
+        member=make_member(other_branch, first_name="Garba", last_name="Shehu"),
+        balance="900.00",
+    )
+    services.withdraw(account_id=ours.pk, amount=D("1500.00"), description="Market stock")
+    services.place_hold(account_id=ours.pk, amount=D("2000.00"), reason="Guarantor pledge")
+    return ours, theirs
+
+
+@pytest.mark.parametrize(
+    ("model", "query"),
+    [
+        ("account", ""),
+        ("account", "?type__exact=SAVINGS&status__exact=ACTIVE"),
+        ("account", "?q=Adewale"),
+        ("journalentry", ""),
+        ("journalentry", "?amount_range=10k-100k"),
+        ("journalentry", "?kind__exact=DEPOSIT&value_date__gte=2000-01-01"),
+        ("journalentry", "?legs__reconciliation_status__exact=UNRECONCILED"),
+        ("journalentry", "?value_date__year=2026"),
+        ("transaction", ""),
+        ("transaction", "?amount_range=1k-10k"),
+        ("transaction", "?amount_range=1m%2B"),
+        ("transaction", "?reconciliation_status__exact=UNRECONCILED&type__exact=DEBIT"),
+        ("transaction", "?entry__kind__exact=WITHDRAWAL&created_at__gte=2000-01-01+00%3A00%3A00%2B01%3A00"),
+        ("hold", "?status__exact=ACTIVE"),
+    ],
+)
+def test_changelists_render_with_filters(login, admin_user, books, model, query):
+    response = login(admin_user).get(reverse(f"admin:ledger_{model}_changelist") + query)
+    assert response.status_code == 200
+    assert "?e=1" not in response.get("Location", "")
+
+
+def test_branch_filter_and_amount_range_narrow_the_list(login, admin_user, books, branch):
+    ours, theirs = books
+    client = login(admin_user)
+    listing = client.get(reverse("admin:ledger_account_changelist") + f"?branch__id__exact={branch.pk}")
+    assert ours.account_number in listing.content.decode()
+    assert theirs.account_number not in listing.content.decode()
+    legs = client.get(
+        reverse("admin:ledger_transaction_changelist") + "?amount_range=1k-10k"
+    ).content.decode()
+    assert "1,500.00" in legs or "1500.00" in legs
+    assert "25000.00" not in legs
+    assert "25,000.00" not in legs
+
+
+def test_teller_sees_only_their_branch(login, teller, books):
+    ours, theirs = books
+    client = login(teller)
+    listing = client.get(reverse("admin:ledger_account_changelist")).content.decode()
+    assert ours.account_number in listing
+    assert theirs.account_number not in listing
+    assert client.get(change_url(theirs)).status_code == 404
+    assert client.get(action_url(theirs, "deposit")).status_code == 404
+    assert client.post(action_url(theirs, "deposit"), {"amount": "10", "channel": "cash"}).status_code == 404
+    assert client.get(action_url(theirs, "statement")).status_code == 404
+    theirs_entry = Transaction.objects.filter(account=theirs).first().entry
+    assert client.get(reverse("admin:ledger_journalentry_change", args=[theirs_entry.pk])).status_code == 404
+    legs = client.get(reverse("admin:ledger_transaction_changelist")).content.decode()
+    assert theirs.account_number not in legs
+
+
+def test_account_page_shows_money_read_only_and_recent_movements(login, teller, books):
+    ours, _ = books
+    page = login(teller).get(change_url(ours)).content.decode()
+    assert "Last 20 movements" in page
+    assert "Market stock" in page
+    assert 'name="balance"' not in page
+    assert 'name="held_amount"' not in page
+    assert "23,500.00" in page or "23500.00" in page
+    for button in ("ledger-deposit", "ledger-withdraw", "ledger-transfer", "ledger-statement"):
+        assert button in page
+
+
+def test_editing_product_rules_never_writes_the_balance(login, manager, books):
+    # given a manager allowed to change accounts, editing the minimum balance
+    from django.contrib.auth.models import Permission
+
+    ours, _ = books
+    manager.user_permissions.add(Permission.objects.get(codename="change_account"))
+    client = login(manager)
+    services.deposit(account_id=ours.pk, amount=D("100.00"))  # posted after the page was loaded
+    response = client.post(
+        change_url(ours),
+        {"name": ours.name, "minimum_balance": "500.00", "daily_withdrawal_limit": "", "balance": "1.00"},
+    )
+    assert response.status_code == 302
+    ours.refresh_from_db()
+    assert ours.minimum_balance == D("500.00")
+    assert ours.balance == D("23600.00")
+
+
+def test_auditor_sees_no_buttons_and_cannot_post(login, auditor, books):
+    ours, _ = books
+    client = login(auditor)
+    page = client.get(change_url(ours)).content.decode()
+    assert "ledger-deposit" not in page
+    assert client.get(action_url(ours, "deposit")).status_code == 403
+    assert client.post(action_url(ours, "withdraw"), {"amount": "1", "channel": "cash"}).status_code == 403
+    assert client.get(action_url(ours, "transfer")).status_code == 403
+
+
+# --- deposit / withdraw / transfer with confirmation ----------------------------------------------
+
+
+def test_deposit_end_to_end_with_confirmation_and_no_double_posting(login, teller, branch):
+    # given a member's savings account
+    account = make_account(branch, member=make_member(branch, first_name="Ngozi", last_name="Eze"))
+    client = login(teller)
+    entries_before = JournalEntry.objects.count()
+
+    # when the teller fills the form
+    form = client.get(action_url(account, "deposit"))
+    assert form.status_code == 200
+    confirm = client.post(
+        action_url(account, "deposit"), {"amount": "1,500.50", "channel": "cash", "description": "Savings"}
+    )
+
+    # then a confirmation shows member, account and amount in words; nothing is posted yet
+    page = confirm.content.decode()
+    assert confirm.status_code == 200
+    assert "Ngozi Eze" in page
+    assert account.account_number in page
+    assert "One thousand five hundred naira and fifty kobo" in page
+    assert JournalEntry.objects.count() == entries_before
+
+    # when the teller confirms
+    token = token_from(confirm)
+    done = client.post(action_url(account, "deposit"), {"confirmation_token": token}, follow=True)
+
+    # then the balance moved, one entry was posted and the message names its reference
+    account.refresh_from_db()
+    entry = JournalEntry.objects.get(idempotency_key=f"admin:{token}")
+    assert account.balance == D("1500.50")
+    assert JournalEntry.objects.count() == entries_before + 1
+    assert entry.reference in done.content.decode()
+    assert entry.posted_by == teller
+
+    # when the same confirmation is submitted again (double click, back button, refresh)
+    again = client.post(action_url(account, "deposit"), {"confirmation_token": token}, follow=True)
+
+    # then nothing more is posted
+    account.refresh_from_db()
+    assert account.balance == D("1500.50")
+    assert JournalEntry.objects.count() == entries_before + 1
+    assert "nothing was posted again" in again.content.decode()
+
+
+def test_forged_token_posts_nothing(login, teller, branch):
+    account = make_account(branch)
+    response = login(teller).post(action_url(account, "deposit"), {"confirmation_token": "made-up"})
+    assert response.status_code == 302
+    assert not JournalEntry.objects.filter(legs__account=account).exists()
+
+
+@pytest.mark.parametrize("amount", ["0", "-5", "12.345", "abc", "1000000000000000", ""])
+def test_bad_amounts_are_form_errors(login, teller, branch, amount):
+    account = make_account(branch)
+    response = login(teller).post(action_url(account, "deposit"), {"amount": amount, "channel": "cash"})
+    assert response.status_code == 200
+    assert "errorlist" in response.content.decode()
+    assert "confirmation_token" not in response.content.decode()
+
+
+def test_overdraw_is_a_form_error_and_posts_nothing(login, teller, branch):
+    account = make_account(branch, balance="1000.00")
+    client = login(teller)
+    entries = JournalEntry.objects.count()
+    confirm = client.post(action_url(account, "withdraw"), {"amount": "1000.01", "channel": "cash"})
+    response = client.post(action_url(account, "withdraw"), {"confirmation_token": token_from(confirm)})
+    assert response.status_code == 400
+    assert "only 1000.00 available" in response.content.decode()
+    account.refresh_from_db()
+    assert account.balance == D("1000.00")
+    assert JournalEntry.objects.count() == entries
+
+
+def test_frozen_account_refuses_the_posting_with_a_message(login, teller, manager, branch):
+    account = make_account(branch, balance="100.00")
+    client = login(teller)
+    confirm = client.post(action_url(account, "deposit"), {"amount": "50", "channel": "cash"})
+    services.freeze_account(account_id=account.pk, reason="Court order", actor=manager)
+    response = client.post(action_url(account, "deposit"), {"confirmation_token": token_from(confirm)})
+    assert response.status_code == 400
+    assert "frozen" in response.content.decode()
+
+
+def test_transfer_shows_both_parties_and_moves_the_money(login, teller, branch, other_branch):
+    source = make_account(branch, balance="5000.00")
+    target = make_account(
+        other_branch, member=make_member(other_branch, first_name="Yusuf", last_name="Musa")
+    )
+    client = login(teller)
+    confirm = client.post(
+        action_url(source, "transfer"), {"to_account_number": target.account_number, "amount": "1200"}
+    )
+    page = confirm.content.decode()
+    assert "Yusuf Musa" in page
+    assert "One thousand two hundred naira" in page
+    client.post(action_url(source, "transfer"), {"confirmation_token": token_from(confirm)})
+    source.refresh_from_db()
+    target.refresh_from_db()
+    assert (source.balance, target.balance) == (D("3800.00"), D("1200.00"))
+
+
+def test_transfer_to_unknown_or_same_account_is_a_form_error(login, teller, branch):
+    source = make_account(branch, balance="5000.00")
+    client = login(teller)
+    for number in ("0000000000", source.account_number, "12345abcde"):
+        response = client.post(action_url(source, "transfer"), {"to_account_number": number, "amount": "10"})
+        assert "errorlist" in response.content.decode()
+    assert "confirmation_token" not in response.content.decode()
+
+
+# --- open account, freeze, statement --------------------------------------------------------------
+
+
+def test_open_account_through_the_add_page(login, teller, branch):
+    member = make_member(branch, first_name="Kemi", last_name="Bello")
+    client = login(teller)
+    assert client.get(reverse("admin:ledger_account_add")).status_code == 200
+    response = client.post(
+        reverse("admin:ledger_account_add"), {"member": member.pk, "account_type": "SHARES"}
+    )
+    account = Account.objects.get(member=member, type="SHARES")
+    assert response.status_code == 302
+    assert response["Location"] == change_url(account)
+    # a second shares account is refused with a form error, not a 500
+    again = client.post(reverse("admin:ledger_account_add"), {"member": member.pk, "account_type": "SHARES"})
+    assert again.status_code == 200
+    assert "already has an open shares account" in again.content.decode()
+
+
+def test_open_account_cannot_pick_another_branchs_member(login, teller, other_branch):
+    stranger = make_member(other_branch)
+    response = login(teller).post(
+        reverse("admin:ledger_account_add"), {"member": stranger.pk, "account_type": "SAVINGS"}
+    )
+    assert response.status_code == 200
+    assert not Account.objects.filter(member=stranger).exists()
+
+
+def test_freeze_and_unfreeze_actions_ask_for_a_reason(login, manager, branch):
+    account = make_account(branch)
+    client = login(manager)
+    changelist = reverse("admin:ledger_account_changelist")
+    ask = client.post(changelist, {"action": "freeze_selected", "_selected_action": [account.pk]})
+    assert ask.status_code == 200
+    assert "reason" in ask.content.decode()
+    account.refresh_from_db()
+    assert account.status == Account.Status.ACTIVE
+    client.post(
+        changelist,
+        {
+            "action": "freeze_selected",
+            "_selected_action": [account.pk],
+            "apply": "yes",
+            "reason": "Suspected fraud",
+        },
+    )
+    account.refresh_from_db()
+    assert (account.status, account.status_reason) == (Account.Status.FROZEN, "Suspected fraud")
+    client.post(
+        changelist,
+        {
+            "action": "unfreeze_selected",
+            "_selected_action": [account.pk],
+            "apply": "yes",
+            "reason": "Cleared",
+        },
+    )
+    account.refresh_from_db()
+    assert account.status == Account.Status.ACTIVE
+
+
+def test_teller_has_no_freeze_action(login, teller, branch):
+    account = make_account(branch)
+    login(teller).post(
+        reverse("admin:ledger_account_changelist"),
+        {"action": "freeze_selected", "_selected_action": [account.pk], "apply": "yes", "reason": "x"},
+    )
+    account.refresh_from_db()
+    assert account.status == Account.Status.ACTIVE
+
+
+def test_statement_download_from_the_account_page_is_audited(login, teller, branch):
+    account = make_account(branch, balance="700.00")
+    client = login(teller)
+    assert client.get(action_url(account, "statement")).status_code == 200
+    response = client.get(
+        action_url(account, "statement") + "?date_from=2020-01-01&date_to=2100-01-01&format=csv"
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert b"700.00" in b"".join(response.streaming_content)
+    assert AuditLog.objects.filter(event=AuditLog.Event.EXPORT, user=teller).count() == 1
+    bad = client.get(action_url(account, "statement") + "?date_from=2026-02-01&date_to=2026-01-01&format=pdf")
+    assert bad.status_code == 200
+    assert "before the start date" in bad.content.decode()
+
+
+def test_statement_download_needs_the_export_permission(login, make_staff, branch):
+    account = make_account(branch)
+    officer = make_staff("LOAN_OFFICER", branch)
+    assert login(officer).get(action_url(account, "statement")).status_code == 403
+
+
+# --- immutability and reversal --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["journalentry", "transaction"])
+def test_postings_cannot_be_added_changed_or_deleted_even_by_a_superuser(login, admin_user, branch, model):
+    account = make_account(branch, balance="100.00")
+    leg = Transaction.objects.filter(account=account).first()
+    obj = leg.entry if model == "journalentry" else leg
+    client = login(admin_user)
+    assert client.get(reverse(f"admin:ledger_{model}_add")).status_code == 403
+    assert client.post(reverse(f"admin:ledger_{model}_add"), {}).status_code == 403
+    page = client.get(reverse(f"admin:ledger_{model}_change", args=[obj.pk]))
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()
+    assert (
+        client.post(reverse(f"admin:ledger_{model}_change", args=[obj.pk]), {"amount": "1"}).status_code
+        == 403
+    )
+    assert (
+        client.post(reverse(f"admin:ledger_{model}_delete", args=[obj.pk]), {"post": "yes"}).status_code
+        == 403
+    )
+    account.refresh_from_db()
+    assert account.balance == D("100.00")
+
+
+def test_entry_page_shows_its_legs(login, accountant, branch):
+    account = make_account(branch, balance="100.00")
+    entry = Transaction.objects.get(account=account).entry
+    page = (
+        login(accountant).get(reverse("admin:ledger_journalentry_change", args=[entry.pk])).content.decode()
+    )
+    assert account.account_number in page
+    assert "Teller cash" in page
+    assert "ledger-reverse" in page
+
+
+def test_reverse_from_the_entry_page(login, accountant, branch):
+    account = make_account(branch, balance="2500.00")
+    entry = Transaction.objects.get(account=account).entry
+    client = login(accountant)
+    url = reverse("admin:ledger_journalentry_reverse", args=[entry.pk])
+    assert client.get(url).status_code == 200
+    missing_reason = client.post(url, {"reason": "  "})
+    assert missing_reason.status_code == 200
+    assert not JournalEntry.objects.filter(reverses=entry).exists()
+    client.post(url, {"reason": "Wrong member"})
+    mirror = JournalEntry.objects.get(reverses=entry)
+    assert mirror.reversal_reason == "Wrong member"
+    account.refresh_from_db()
+    assert account.balance == D("0.00")
+    # a second reversal is refused as a form error
+    again = client.post(url, {"reason": "Again"})
+    assert again.status_code == 200
+    assert "already been reversed" in again.content.decode()
+
+
+def test_reverse_action_on_the_entry_list(login, accountant, branch):
+    account = make_account(branch, balance="800.00")
+    entry = Transaction.objects.get(account=account).entry
+    client = login(accountant)
+    changelist = reverse("admin:ledger_journalentry_changelist")
+    confirm = client.post(changelist, {"action": "reverse_selected", "_selected_action": [entry.pk]})
+    assert confirm.status_code == 200
+    assert entry.reference in confirm.content.decode()
+    assert not JournalEntry.objects.filter(reverses=entry).exists()
+    client.post(
+        changelist,
+        {"action": "reverse_selected", "_selected_action": [entry.pk], "apply": "yes", "reason": "Duplicate"},
+    )
+    assert JournalEntry.objects.filter(reverses=entry, reversal_reason="Duplicate").exists()
+
+
+def test_reverse_needs_the_permission(login, teller, branch):
+    account = make_account(branch, balance="800.00")
+    entry = Transaction.objects.get(account=account).entry
+    client = login(teller)
+    assert client.get(reverse("admin:ledger_journalentry_reverse", args=[entry.pk])).status_code == 403
+    client.post(
+        reverse("admin:ledger_journalentry_changelist"),
+        {"action": "reverse_selected", "_selected_action": [entry.pk], "apply": "yes", "reason": "x"},
+    )
+    assert not JournalEntry.objects.filter(reverses=entry).exists()
+
+
+def test_reverse_action_from_the_leg_list(login, accountant, branch):
+    account = make_account(branch, balance="300.00")
+    leg = Transaction.objects.get(account=account)
+    login(accountant).post(
+        reverse("admin:ledger_transaction_changelist"),
+        {
+            "action": "reverse_selected",
+            "_selected_action": [leg.pk],
+            "apply": "yes",
+            "reason": "Test posting",
+        },
+    )
+    account.refresh_from_db()
+    assert account.balance == D("0.00")
+
+
+def test_release_hold_action(login, manager, teller, branch):
+    account = make_account(branch, balance="1000.00")
+    hold = services.place_hold(account_id=account.pk, amount=D("400.00"), reason="Pledge")
+    changelist = reverse("admin:ledger_hold_changelist")
+    login(teller).post(changelist, {"action": "release_selected", "_selected_action": [hold.pk]})
+    hold.refresh_from_db()
+    assert hold.status == Hold.Status.ACTIVE
+    login(manager).post(changelist, {"action": "release_selected", "_selected_action": [hold.pk]})
+    hold.refresh_from_db()
+    account.refresh_from_db()
+    assert hold.status == Hold.Status.RELEASED
+    assert account.held_amount == D("0.00")
+
+
+# --- dashboard ------------------------------------------------------------------------------------
+
+
+def test_teller_dashboard_shows_today_at_their_branch(login, teller, branch, other_branch):
+    ours = make_account(branch, balance="1000.00")
+    services.withdraw(account_id=ours.pk, amount=D("250.00"))
+    make_account(other_branch, balance="999999.00")  # another branch's deposit does not count
+    page = login(teller).get(reverse("admin:index")).content.decode()
+    assert "Today at your branch" in page
+    widget = page[page.index("Today at your branch") :]
+    assert "1,000.00" in widget
+    assert "250.00" in widget
+    assert "999,999.00" not in widget
