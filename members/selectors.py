@@ -29,7 +29,8 @@ def search_condition(term: str) -> Q | None:
     normalising whatever format was typed), email and BVN/NIN hash; names use icontains, which a
     pg_trgm GIN index serves on PostgreSQL.
     """
-    text = " ".join((term or "").split())[:100]
+    # NUL cannot reach PostgreSQL in a string literal; a pasted one must not become a 500.
+    text = " ".join((term or "").replace("\x00", " ").split())[:100]
     if not text:
         return None
     condition = Q()

@@ -247,3 +247,29 @@ def test_accountant_reads_but_cannot_register(api_as, accountant, branch, member
     assert client.get(f"{URL}{member.pk}/").status_code == 200
     assert client.post(URL, _new(branch)).status_code == 403
     assert client.patch(f"{URL}{member.pk}/", {"city": "Kano"}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"first_name": None},
+        {"phone": 8031234567},
+        {"bvn": None},
+        {"first_name": "A" * 500},
+        {"first_name": "Ade\x00bayo"},
+        {"date_of_birth": "0001-01-01"},
+        {"join_date": "2999-12-31"},
+        {"branch": ["a", "b"]},
+    ],
+)
+def test_odd_input_never_becomes_a_500(api_as, teller, branch, payload):
+    response = api_as(teller).post(URL, {**_new(branch), **payload})
+    assert response.status_code in (201, 400), response.content
+
+
+@pytest.mark.parametrize(
+    "term", ["\x00", "abc\x00def", "%", "_", "'; drop table members_member; --", "é" * 300]
+)
+def test_odd_search_terms_are_harmless(api_as, admin_client_as, teller, member, term):
+    assert api_as(teller).get(URL, {"search": term}).status_code == 200
+    assert admin_client_as(teller).get("/admin/members/member/", {"q": term}).status_code == 200
