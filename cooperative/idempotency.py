@@ -144,26 +144,15 @@ def idempotent(handler):
         scope = f"{request.method} {request.path}"[:255]
         request_hash = fingerprint(request.data)
 
-        existing = IdempotencyRecord.objects.filter(user=user, key=key).first()
-        if existing is not None:
-            return _replay(existing, scope=scope, request_hash=request_hash)
-
+        inserted = False
         try:
             with transaction.atomic():
-                try:
-                    with transaction.atomic():
-                        record = IdempotencyRecord.objects.create(
-                            user=user, key=key, scope=scope, request_hash=request_hash
-                        )
-                except IntegrityError:
-                    # A racing request with this key committed first (we waited on its row).
-                    record = None
-                if record is None:
-                    raced = IdempotencyRecord.objects.filter(user=user, key=key).first()
-                    if raced is None:
-                        raise Conflict("A request with this key is being processed; retry shortly.")
-                    return _replay(raced, scope=scope, request_hash=request_hash)
-
+                # Insert first: a racing duplicate waits here on the (user, key) unique index until
+                # this transaction commits (then it replays) or rolls back (then it runs).
+                record = IdempotencyRecord.objects.create(
+                    user=user, key=key, scope=scope, request_hash=request_hash
+                )
+                inserted = True
                 try:
                     with transaction.atomic():
                         response = handler(view, request, *args, **kwargs)
@@ -180,6 +169,14 @@ def idempotent(handler):
                 return response
         except _Discard as discard:
             return discard.response
+        except IntegrityError:
+            if inserted:
+                raise
+        # The key was used before (or by a request that committed while we waited): replay it.
+        earlier = IdempotencyRecord.objects.filter(user=user, key=key).first()
+        if earlier is None:
+            raise Conflict("A request with this key is being processed; retry shortly.")
+        return _replay(earlier, scope=scope, request_hash=request_hash)
 
     wrapper.idempotent = True
     return wrapper

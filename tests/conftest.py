@@ -24,12 +24,22 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def _clear_own_cache() -> None:
+    """Rate limits and lockouts live in the cache; tests must not leak them into each other.
+
+    On Redis only this process's keys (its KEY_PREFIX, see settings/test.py) are removed: a FLUSHDB
+    would wipe the counters of a test running in a parallel xdist worker."""
+    if hasattr(cache, "delete_pattern"):
+        cache.delete_pattern("*")
+    else:
+        cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    # Rate limits and lockouts live in the cache; tests must not leak them into each other.
-    cache.clear()
+    _clear_own_cache()
     yield
-    cache.clear()
+    _clear_own_cache()
 
 
 @pytest.fixture(scope="session")

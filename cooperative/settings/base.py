@@ -46,7 +46,6 @@ INSTALLED_APPS = [
     "cooperative.apps.CooperativeConfig",
     "members.apps.MembersConfig",
     "ledger.apps.LedgerConfig",
-    "loans.apps.LoansConfig",
 ]
 
 MIDDLEWARE = [

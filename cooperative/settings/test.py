@@ -6,7 +6,7 @@ os.environ.setdefault("DJANGO_DEBUG", "true")
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-production")
 
 from .base import *  # noqa: E402,F403
-from .base import DATABASES, env  # noqa: E402
+from .base import CACHES, DATABASES, env  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
@@ -21,3 +21,6 @@ STORAGES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": None}  # in-memory
+# xdist workers share one Redis database: give each its own key space, so one worker's rate-limit
+# counters (and tests/conftest.py's per-test clearing) never touch another's.
+CACHES["default"]["KEY_PREFIX"] = f"coopdesk-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
