@@ -3,15 +3,48 @@ related-field choices all go through `get_queryset`, and out-of-scope ids answer
 
 from __future__ import annotations
 
+from django.contrib import admin
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path
+from django.core.exceptions import FieldDoesNotExist
 from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
 from .permissions import scope_field_of, scope_queryset
 
 
+class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """A sidebar filter on a branch-scoped relation lists only the rows the user may see
+    (Django's default lists every branch, which would leak the other branches' names)."""
+
+    def field_choices(self, field, request, model_admin):
+        related = field.remote_field.model
+        queryset = scope_queryset(related._default_manager.all(), request.user)
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        if ordering:
+            queryset = queryset.order_by(*ordering)
+        target = field.remote_field.get_related_field().attname
+        return [(getattr(obj, target), str(obj)) for obj in queryset]
+
+
+def _is_scoped_relation(model, path: str) -> bool:
+    try:
+        field = get_fields_from_path(model, path)[-1]
+    except (FieldDoesNotExist, NotRelationField):
+        return False
+    return bool(field.is_relation and scope_field_of(field.remote_field.model) is not None)
+
+
 class BranchScopedAdminMixin:
     def get_queryset(self, request):
         return scope_queryset(super().get_queryset(request), request.user)
+
+    def get_list_filter(self, request):
+        return [
+            (item, ScopedRelatedFieldListFilter)
+            if isinstance(item, str) and _is_scoped_relation(self.model, item)
+            else item
+            for item in super().get_list_filter(request)
+        ]
 
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)

@@ -334,3 +334,21 @@ def test_api_branch_list_filters_and_orders(api_as, auditor, branch, other_branc
     ordered = client.get("/api/v1/branches/?ordering=-code").json()["results"]
     assert [b["code"] for b in ordered] == ["MB001", "AB002"]
     assert Branch.objects.count() == 2
+
+
+# --- list filters ------------------------------------------------------------------------------
+
+
+def test_branch_list_filters_name_only_in_scope_branches(client, staff_admin, branch, other_branch):
+    c = _admin(client, staff_admin)
+    for url in ("/admin/cooperative/user/", "/admin/cooperative/auditlog/"):
+        html = c.get(url).content.decode()
+        assert "Main Branch (MB001)" in html, url
+        assert "Abuja Branch" not in html, url
+
+
+def test_branch_list_filter_still_filters(client, staff_admin, branch, colleague):
+    UserFactory(email="nobranch@test.ng")
+    response = _admin(client, staff_admin).get(f"/admin/cooperative/user/?branches__id__exact={branch.pk}")
+    assert response.status_code == 200
+    assert _ids(response) == {str(staff_admin.pk), str(colleague.pk)}
