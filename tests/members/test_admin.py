@@ -290,3 +290,19 @@ def test_accountant_sees_a_read_only_member_page(admin_client_as, accountant, br
     assert "*******5678" in html
     assert 'name="bvn"' not in html
     assert client.get(f"{CHANGELIST}add/").status_code == 403
+
+
+def test_history_shows_each_change_and_is_scoped(admin_client_as, teller, register, other_member):
+    member = register(city="Ikeja")
+    from members import services
+
+    services.update_member(actor=teller, member_id=member.pk, city="Yaba")
+    client = admin_client_as(teller)
+    history = client.get(f"{CHANGELIST}{member.pk}/history/")
+    assert history.status_code == 200
+    first = member.history.earliest()
+    version = client.get(f"{CHANGELIST}{member.pk}/history/{first.history_id}/")
+    assert version.status_code == 200
+    assert "Ikeja" in version.content.decode()
+    other_version = other_member.history.earliest()
+    assert client.get(f"{CHANGELIST}{other_member.pk}/history/{other_version.history_id}/").status_code == 404
