@@ -34,12 +34,12 @@ import enum
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Context, Decimal, localcontext
+from fractions import Fraction
 
 from cooperative.exceptions import ValidationFailed
 from cooperative.money import KOBO, ROUNDING_MODES
 
 ZERO = Decimal("0.00")
-HUNDRED = Decimal(100)
 MAX_INSTALLMENTS = 1200  # 100 years of monthly payments: anything longer is a typo
 MAX_PRINCIPAL = Decimal("1000000000000000")  # same ceiling as cooperative.money.parse_amount
 
@@ -283,7 +283,7 @@ def _seed_adjusted(day: date, seed_day: int) -> date:
     return day
 
 
-def _first_period_in_months(start: date, end: date, seed_day: int) -> Decimal:
+def _first_period_in_months(start: date, end: date, seed_day: int) -> Fraction:
     """Length of disbursement -> first due date in months, as Fineract's calculatePeriodsBetweenDates.
 
     Whole months counted forward from the disbursement date, then the days left over as a fraction of
@@ -293,18 +293,20 @@ def _first_period_in_months(start: date, end: date, seed_day: int) -> Decimal:
     after_months = _seed_adjusted(add_months(start, months), seed_day)
     month_later = _seed_adjusted(add_months(start, months + 1), seed_day)
     days_left = (end - after_months).days
-    return Decimal(months) + Decimal(days_left) / Decimal((month_later - after_months).days)
+    return months + Fraction(days_left, (month_later - after_months).days)
 
 
 # --- arithmetic --------------------------------------------------------------------------------------
+#
+# Rates and day counts are exact fractions (no 19- or 28-digit truncation), so an amount that is exactly
+# half a kobo really is a tie for the rounding mode. Amounts are rounded to kobo at the same points as in
+# Fineract: each period's interest, the installment, the principal share, the flat total and its shares.
 
 
-def _rate_context(terms: ScheduleTerms) -> Context:
-    # Fineract computes rates with MathContext(19, <the money rounding mode>); so do we.
-    return Context(prec=19, rounding=terms.rounding_mode)
-
-
-def _kobo(value: Decimal, terms: ScheduleTerms) -> Decimal:
+def _kobo(value: Decimal | Fraction, terms: ScheduleTerms) -> Decimal:
+    if isinstance(value, Fraction):
+        with localcontext(Context(prec=80)):
+            value = Decimal(value.numerator) / Decimal(value.denominator)
     return value.quantize(KOBO, rounding=terms.rounding_mode)
 
 
@@ -315,15 +317,13 @@ def _to_multiple(value: Decimal, terms: ScheduleTerms) -> Decimal:
     return _kobo(units * multiple, terms)
 
 
-def _year_fraction_actual(start: date, end: date) -> Decimal:
+def _year_fraction_actual(start: date, end: date) -> Fraction:
     """Actual/actual: days in each calendar year over that year's length (365 or 366)."""
-    fraction = Decimal(0)
+    fraction = Fraction(0)
     cursor = start
     while cursor < end:
-        next_year = date(cursor.year + 1, 1, 1)
-        segment_end = min(end, next_year)
-        year_days = 366 if calendar.isleap(cursor.year) else 365
-        fraction += Decimal((segment_end - cursor).days) / Decimal(year_days)
+        segment_end = min(end, date(cursor.year + 1, 1, 1))
+        fraction += Fraction((segment_end - cursor).days, 366 if calendar.isleap(cursor.year) else 365)
         cursor = segment_end
     return fraction
 
@@ -334,66 +334,74 @@ def _year_basis(terms: ScheduleTerms) -> int:
     return 360 if terms.days_in_year is DaysInYear.DAYS_360 else 365
 
 
-def _first_period_factor(terms: ScheduleTerms, start: date, end: date) -> Decimal:
+def _first_period_factor(terms: ScheduleTerms, start: date, end: date) -> Fraction:
     """The first period's length in periods (1 when the first due date is one period after disbursement)."""
     if terms.frequency is Frequency.MONTHLY:
         if terms.first_due_on is None:
-            return Decimal(1)
+            return Fraction(1)
         return _first_period_in_months(start, end, seed_day=terms.first_due_on.day)
-    return Decimal((end - start).days) / Decimal(NOMINAL_PERIOD_DAYS[terms.frequency])
+    return Fraction((end - start).days, NOMINAL_PERIOD_DAYS[terms.frequency])
 
 
-def _period_rate(terms: ScheduleTerms, number: int, start: date, end: date) -> Decimal:
+def _interest_for(terms: ScheduleTerms, factor: Fraction, start: date, end: date) -> Fraction:
+    """Annual rate (as a fraction) x the length of start -> end in years, by the interest-period rules.
+
+    `factor` is the period's length in repayment periods (1 except for an odd first period).
+    """
+    annual = Fraction(terms.annual_rate) / 100
+    if terms.interest_period is InterestPeriod.SAME_AS_REPAYMENT:
+        return annual / PERIODS_PER_YEAR[terms.frequency] * factor
+    if terms.frequency is Frequency.MONTHLY and terms.days_in_month is DaysInMonth.DAYS_30:
+        return annual / _year_basis(terms) * (factor * NOMINAL_PERIOD_DAYS[Frequency.MONTHLY])
+    if terms.days_in_year is DaysInYear.ACTUAL:
+        return annual * _year_fraction_actual(start, end)
+    return annual / _year_basis(terms) * (end - start).days
+
+
+def _period_rate(terms: ScheduleTerms, number: int, start: date, end: date) -> Fraction:
     """Interest rate (a fraction, not percent) for installment `number`, from `start` to `end`."""
-    factor = _first_period_factor(terms, start, end) if number == 1 else Decimal(1)
-    # Same order of operations as Fineract's periodicInterestRate: rate / periods / 100 x length.
-    with localcontext(_rate_context(terms)):
-        rate = terms.annual_rate
-        if terms.interest_period is InterestPeriod.SAME_AS_REPAYMENT:
-            return rate / PERIODS_PER_YEAR[terms.frequency] / HUNDRED * factor
-        if terms.frequency is Frequency.MONTHLY and terms.days_in_month is DaysInMonth.DAYS_30:
-            return rate / _year_basis(terms) / HUNDRED * (factor * NOMINAL_PERIOD_DAYS[Frequency.MONTHLY])
-        if terms.days_in_year is DaysInYear.ACTUAL:
-            return rate / HUNDRED * _year_fraction_actual(start, end)
-        return rate / _year_basis(terms) / HUNDRED * (end - start).days
+    factor = _first_period_factor(terms, start, end) if number == 1 else Fraction(1)
+    return _interest_for(terms, factor, start, end)
 
 
-def _emi_rate(terms: ScheduleTerms) -> Decimal:
-    """The periodic rate the equal installment is computed with (Fineract pmtForInstallment)."""
-    with localcontext(_rate_context(terms)):
-        if terms.interest_period is InterestPeriod.SAME_AS_REPAYMENT:
-            return terms.annual_rate / PERIODS_PER_YEAR[terms.frequency] / HUNDRED
-        return terms.annual_rate / _year_basis(terms) / HUNDRED * NOMINAL_PERIOD_DAYS[terms.frequency]
+def _emi_rate(terms: ScheduleTerms) -> Fraction:
+    """The periodic rate the equal installment is computed with (Fineract pmtForInstallment).
+
+    Same-as-repayment: annual rate / periods a year. Daily: annual rate x a nominal period (30, 7 or
+    14 days) / days in year, whatever the actual months: the installment is a level amount.
+    """
+    annual = Fraction(terms.annual_rate) / 100
+    if terms.interest_period is InterestPeriod.SAME_AS_REPAYMENT:
+        return annual / PERIODS_PER_YEAR[terms.frequency]
+    return annual / _year_basis(terms) * NOMINAL_PERIOD_DAYS[terms.frequency]
 
 
-def annuity_payment(principal: Decimal, rate: Decimal, periods: int) -> Decimal:
-    """Unrounded level payment that repays `principal` over `periods` at `rate` per period."""
-    with localcontext(Context(prec=40)):
+def annuity_payment(principal: Decimal, rate: Decimal | Fraction, periods: int) -> Decimal:
+    """Unrounded level payment that repays `principal` over `periods` at `rate` per period:
+    principal x rate / (1 - (1 + rate)^-periods), to 50 significant digits."""
+    with localcontext(Context(prec=50)):
+        if isinstance(rate, Fraction):
+            rate = Decimal(rate.numerator) / Decimal(rate.denominator)
         if rate == 0:
             return principal / periods
         return principal * rate / (1 - (1 + rate) ** -periods)
 
 
-def _term_in_years(terms: ScheduleTerms, dues: list[date]) -> Decimal:
-    """Flat-rate term: installments / periods per year, or the days disbursement -> last due date."""
-    with localcontext(_rate_context(terms)):
-        if terms.interest_period is InterestPeriod.SAME_AS_REPAYMENT:
-            first = _first_period_factor(terms, terms.disbursed_on, dues[0])
-            return (first + terms.installments - 1) / PERIODS_PER_YEAR[terms.frequency]
-        if terms.frequency is Frequency.MONTHLY and terms.days_in_month is DaysInMonth.DAYS_30:
-            first = _first_period_factor(terms, terms.disbursed_on, dues[0])
-            days = (first + terms.installments - 1) * NOMINAL_PERIOD_DAYS[Frequency.MONTHLY]
-            return days / _year_basis(terms)
-        if terms.days_in_year is DaysInYear.ACTUAL:
-            return _year_fraction_actual(terms.disbursed_on, dues[-1])
-        return Decimal((dues[-1] - terms.disbursed_on).days) / _year_basis(terms)
-
-
 def flat_interest_total(terms: ScheduleTerms) -> Decimal:
-    """Flat interest for the whole term before interest-free periods: principal x rate x years, in kobo."""
-    years = _term_in_years(terms, due_dates(terms))
-    with localcontext(_rate_context(terms)):
-        return _kobo(terms.principal * (terms.annual_rate / HUNDRED * years), terms)
+    """Flat interest for the whole term before interest-free periods: principal x rate x term, in kobo.
+
+    The term is the installments' periods (the first one pro-rated when it is odd), or with daily
+    interest the days from disbursement to the last due date.
+    """
+    dues = due_dates(terms)
+    first = _first_period_factor(terms, terms.disbursed_on, dues[0])
+    if terms.interest_period is InterestPeriod.SAME_AS_REPAYMENT or (
+        terms.frequency is Frequency.MONTHLY and terms.days_in_month is DaysInMonth.DAYS_30
+    ):
+        rate_for_term = _interest_for(terms, first + terms.installments - 1, terms.disbursed_on, dues[-1])
+    else:
+        rate_for_term = _interest_for(terms, Fraction(1), terms.disbursed_on, dues[-1])
+    return _kobo(Fraction(terms.principal) * rate_for_term, terms)
 
 
 # --- generators --------------------------------------------------------------------------------------
@@ -417,7 +425,7 @@ def _reducing_balance(terms: ScheduleTerms, dues: list[date]) -> list[Installmen
     deferred = ZERO  # interest accrued during the grace on interest payment, not yet collected
     start = terms.disbursed_on
     for number, due in enumerate(dues, start=1):
-        accrued = _kobo(balance * _period_rate(terms, number, start, due), terms)
+        accrued = _kobo(Fraction(balance) * _period_rate(terms, number, start, due), terms)
         if number <= terms.grace_interest_free:
             accrued = ZERO
         if number <= terms.grace_interest_payment and number > terms.grace_interest_free:
@@ -455,7 +463,8 @@ def _flat_interest_amounts(terms: ScheduleTerms) -> list[Decimal]:
     whole_term = flat_interest_total(terms)
     per_installment = _kobo(whole_term / n, terms)
     free, deferred_periods = terms.grace_interest_free, terms.grace_interest_payment
-    total = whole_term - per_installment * free  # interest-free periods are simply not charged
+    # Interest-free periods are simply not charged (never below zero, for a few kobo of interest).
+    total = max(whole_term - per_installment * free, ZERO)
 
     amounts: list[Decimal] = []
     if terms.amortization is Amortization.EQUAL_INSTALLMENTS:
@@ -501,7 +510,13 @@ def _flat_rate(terms: ScheduleTerms, dues: list[date]) -> list[Installment]:
         if number == n or principal >= balance:
             principal = balance
         balance -= principal
+        if balance == 0 and number < n:
+            # A principal rounded up to the multiple has retired the loan early: this installment is the
+            # last and collects the interest still due, so the loan still earns its whole flat interest.
+            period_interest += sum(interest[number:], ZERO)
         rows.append(_installment(number, due, principal, period_interest, balance))
+        if balance == 0:
+            break
     return rows
 
 
