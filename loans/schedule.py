@@ -242,13 +242,11 @@ class Schedule:
 # --- dates -------------------------------------------------------------------------------------------
 
 
-def add_months(day: date, months: int, *, anchor_day: int | None = None) -> date:
-    """`day` + `months` calendar months, on `anchor_day` (default: day's own day) clamped to the month end."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
+def add_months(day: date, months: int) -> date:
+    """`day` + `months` calendar months, on the same day of the month clamped to the month end."""
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
     month += 1
-    wanted = anchor_day or day.day
-    return date(year, month, min(wanted, calendar.monthrange(year, month)[1]))
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def due_dates(terms: ScheduleTerms) -> list[date]:
@@ -407,7 +405,9 @@ def flat_interest_total(terms: ScheduleTerms) -> Decimal:
 # --- generators --------------------------------------------------------------------------------------
 
 
-def _installment(number: int, due: date, principal: Decimal, interest: Decimal, balance: Decimal):
+def _installment(
+    number: int, due: date, principal: Decimal, interest: Decimal, balance: Decimal
+) -> Installment:
     return Installment(number, due, principal, interest, principal + interest, balance)
 
 

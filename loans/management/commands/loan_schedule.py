@@ -136,16 +136,16 @@ def format_table(schedule: Schedule) -> str:
         f"rounding {terms.rounding.value}, installments in multiples of {terms.installment_multiple}.",
     ]
     graces = [
-        f"{label} {value}"
+        f"{value} {label}"
         for label, value in (
-            ("grace on principal", terms.grace_principal),
-            ("grace on interest payment", terms.grace_interest_payment),
-            ("interest-free periods", terms.grace_interest_free),
+            ("on principal", terms.grace_principal),
+            ("on interest payment", terms.grace_interest_payment),
+            ("interest-free", terms.grace_interest_free),
         )
         if value
     ]
     if graces:
-        lines.append("Grace: " + ", ".join(graces) + ".")
+        lines.append("Grace (installments): " + ", ".join(graces) + ".")
     rows = [
         (str(i.number), i.due_date.isoformat(), *map(_naira, (i.principal, i.interest, i.total, i.balance)))
         for i in schedule.installments
