@@ -156,26 +156,36 @@ class LegSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class JournalEntrySerializer(serializers.ModelSerializer):
+ENTRY_FIELDS = (
+    "id",
+    "reference",
+    "kind",
+    "narration",
+    "value_date",
+    "posted_at",
+    "posted_by",
+    "branch",
+    "reverses",
+    "reversal_reason",
+)
+
+
+class PostedEntrySerializer(serializers.ModelSerializer):
+    """The entry a POST has just written, with its legs."""
+
     legs = LegSerializer(many=True, read_only=True)
-    reversed_by = serializers.SerializerMethodField(help_text="The id of the entry that reversed this one.")
 
     class Meta:
         model = JournalEntry
-        fields = (
-            "id",
-            "reference",
-            "kind",
-            "narration",
-            "value_date",
-            "posted_at",
-            "posted_by",
-            "branch",
-            "reverses",
-            "reversal_reason",
-            "reversed_by",
-            "legs",
-        )
+        fields = (*ENTRY_FIELDS, "legs")
+        read_only_fields = fields
+
+
+class JournalEntrySerializer(PostedEntrySerializer):
+    reversed_by = serializers.SerializerMethodField(help_text="The id of the entry that reversed this one.")
+
+    class Meta(PostedEntrySerializer.Meta):
+        fields = (*ENTRY_FIELDS, "reversed_by", "legs")
         read_only_fields = fields
 
     def get_reversed_by(self, obj) -> str | None:
@@ -185,22 +195,22 @@ class JournalEntrySerializer(serializers.ModelSerializer):
             return None
 
 
-class AccountPostingSerializer(JournalEntrySerializer):
+class AccountPostingSerializer(PostedEntrySerializer):
     """A deposit or withdrawal: the entry plus the member account's new figures."""
 
     account = AccountBalanceSerializer(read_only=True)
 
-    class Meta(JournalEntrySerializer.Meta):
-        fields = (*JournalEntrySerializer.Meta.fields, "account")
+    class Meta(PostedEntrySerializer.Meta):
+        fields = (*PostedEntrySerializer.Meta.fields, "account")
         read_only_fields = fields
 
 
-class TransferResultSerializer(JournalEntrySerializer):
+class TransferResultSerializer(PostedEntrySerializer):
     from_account = AccountBalanceSerializer(read_only=True)
     to_account = AccountBalanceSerializer(read_only=True)
 
-    class Meta(JournalEntrySerializer.Meta):
-        fields = (*JournalEntrySerializer.Meta.fields, "from_account", "to_account")
+    class Meta(PostedEntrySerializer.Meta):
+        fields = (*PostedEntrySerializer.Meta.fields, "from_account", "to_account")
         read_only_fields = fields
 
 

@@ -8,7 +8,7 @@ user, also goes down to `post_entry` so the ledger itself refuses a second posti
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch, Q, prefetch_related_objects
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -39,6 +39,7 @@ from .serializers import (
     AccountPostingSerializer,
     AccountSerializer,
     JournalEntrySerializer,
+    PostedEntrySerializer,
     ProblemSerializer,
     ReverseInputSerializer,
     TransactionSerializer,
@@ -94,14 +95,19 @@ def legs_visible_to(user):
     return legs.filter(Q(branch_id__in=user_branch_ids(user)) | Q(account_id__in=granted))
 
 
-def _entry_with_legs(entry_id) -> JournalEntry:
-    return (
-        JournalEntry.objects.select_related("reversed_by")
-        .prefetch_related(
-            Prefetch("legs", queryset=Transaction.objects.select_related("account").order_by("-type", "pk"))
-        )
-        .get(pk=entry_id)
-    )
+def _with_legs(entry: JournalEntry) -> JournalEntry:
+    """Load the legs of a just-posted entry in one query. The joined account rows are read after
+    the posting, inside its transaction (the rows are still locked), so their figures are exact."""
+    prefetch_related_objects([entry], Prefetch("legs", queryset=_ordered_legs()))
+    return entry
+
+
+def _ordered_legs():
+    return Transaction.objects.select_related("account").order_by("-type", "pk")
+
+
+def _account_of(entry: JournalEntry, account_id) -> Account:
+    return next(leg.account for leg in entry.legs.all() if leg.account_id == account_id)
 
 
 class PostedAtCursorPagination(CreatedAtCursorPagination):
@@ -181,8 +187,8 @@ class _AccountPostingView(APIView):
             channel=data["channel"],
             idempotency_key=service_idempotency_key(request),
         )
-        result = _entry_with_legs(entry.pk)
-        result.account = Account.objects.get(pk=account.pk)
+        result = _with_legs(entry)
+        result.account = _account_of(result, account.pk)
         return Response(AccountPostingSerializer(result).data, status=status.HTTP_201_CREATED)
 
 
@@ -254,9 +260,9 @@ class TransferView(APIView):
             description=data["description"],
             idempotency_key=service_idempotency_key(request),
         )
-        result = _entry_with_legs(entry.pk)
-        result.from_account = Account.objects.get(pk=data["from_account"].pk)
-        result.to_account = Account.objects.get(pk=data["to_account"].pk)
+        result = _with_legs(entry)
+        result.from_account = _account_of(result, data["from_account"].pk)
+        result.to_account = _account_of(result, data["to_account"].pk)
         return Response(TransferResultSerializer(result).data, status=status.HTTP_201_CREATED)
 
 
@@ -316,7 +322,7 @@ class TransactionListView(generics.ListAPIView):
 def _entries_visible_to(user):
     return scope_queryset(
         JournalEntry.objects.select_related("reversed_by").prefetch_related(
-            Prefetch("legs", queryset=Transaction.objects.select_related("account").order_by("-type", "pk"))
+            Prefetch("legs", queryset=_ordered_legs())
         ),
         user,
     )
@@ -358,7 +364,7 @@ class JournalEntryReverseView(APIView):
         "reason. Needs `ledger.reverse_transaction` (ACCOUNTANT) and an Idempotency-Key.",
         parameters=[ENTRY_ID, IDEMPOTENCY_KEY_PARAMETER],
         request=ReverseInputSerializer,
-        responses={201: JournalEntrySerializer, **POSTING_ERRORS},
+        responses={201: PostedEntrySerializer, **POSTING_ERRORS},
     )
     @idempotent
     def post(self, request, pk):
@@ -368,4 +374,4 @@ class JournalEntryReverseView(APIView):
         reversal = services.reverse_entry(
             entry_id=entry.pk, reason=serializer.validated_data["reason"], actor=request.user
         )
-        return Response(JournalEntrySerializer(_entry_with_legs(reversal.pk)).data, status=201)
+        return Response(PostedEntrySerializer(_with_legs(reversal)).data, status=status.HTTP_201_CREATED)
