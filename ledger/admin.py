@@ -447,10 +447,15 @@ class AccountAdmin(ScopedHistoryAdmin):
             statement = account_statement(
                 account=account, date_from=data["date_from"], date_to=data["date_to"]
             )
-            record_event(
-                AuditLog.Event.EXPORT, request=request, detail=export_detail(statement, data["format"])
-            )
-            return statement_http_response(statement, data["format"])
+            try:
+                response = statement_http_response(statement, data["format"])
+            except DomainError as exc:  # e.g. too many movements for a PDF
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                record_event(
+                    AuditLog.Event.EXPORT, request=request, detail=export_detail(statement, data["format"])
+                )
+                return response
         if not form.is_bound:
             form = StatementForm(initial=StatementForm.initial_for_today())
         context = self._context(request, account, f"Statement – {account.account_number}", form=form)

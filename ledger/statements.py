@@ -21,12 +21,25 @@ from django.db.models import Q, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from cooperative.exceptions import ValidationFailed
+
 from .models import Account, Side, Transaction
 
 ZERO = Decimal("0.00")
 # A cell starting with one of these is a formula to Excel, LibreOffice or Google Sheets.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CHUNK_SIZE = 2000
+# weasyprint lays out roughly 60-70 statement rows a second here; past this a PDF takes too long
+# for a web request, so longer periods are offered as CSV/XLSX (which stream in about a second).
+PDF_MAX_MOVEMENTS_DEFAULT = 1000
+
+
+def pdf_max_movements() -> int:
+    return int(getattr(settings, "LEDGER_STATEMENT_PDF_MAX_MOVEMENTS", PDF_MAX_MOVEMENTS_DEFAULT))
+
+
+class StatementTooLong(ValidationFailed):
+    title = "Statement too long for a PDF"
 
 
 def escape_cell(value: object) -> str:
@@ -261,10 +274,21 @@ def render_xlsx(statement: Statement) -> bytes:
     return buffer.getvalue()
 
 
+def check_pdf_size(statement: Statement) -> None:
+    limit = pdf_max_movements()
+    if statement.movement_count > limit:
+        raise StatementTooLong(
+            f"This period has {statement.movement_count:,} movements; a PDF statement holds at most "
+            f"{limit:,}. Choose a shorter period, or download CSV or Excel.",
+            field="format",
+        )
+
+
 def render_pdf(statement: Statement) -> bytes:
     """A printable A4 PDF (weasyprint) from `ledger/statement_pdf.html`."""
     from weasyprint import HTML
 
+    check_pdf_size(statement)
     account = statement.account
     html = render_to_string(
         "ledger/statement_pdf.html",
@@ -288,9 +312,13 @@ EXPORT_FORMATS = {
 
 
 def statement_http_response(statement: Statement, fmt: str):
-    """A download response for `fmt` (csv streams; xlsx and pdf are built in memory)."""
+    """A download response for `fmt` (csv streams; xlsx and pdf are built in memory).
+
+    Raises StatementTooLong (a 400) before any work when a PDF would be too long."""
     from django.http import HttpResponse, StreamingHttpResponse
 
+    if fmt == "pdf":
+        check_pdf_size(statement)
     content_type, extension = EXPORT_FORMATS[fmt]
     if fmt == "csv":
         response = StreamingHttpResponse(csv_rows(statement), content_type=content_type)

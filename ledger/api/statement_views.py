@@ -134,7 +134,9 @@ class AccountStatementApi(APIView):
             (200, "text/csv"): OpenApiTypes.BINARY,
             (200, EXPORT_FORMATS["xlsx"][0]): OpenApiTypes.BINARY,
             (200, "application/pdf"): OpenApiTypes.BINARY,
-            400: OpenApiResponse(description="Bad date, from after to, or unknown format (problem details)."),
+            400: OpenApiResponse(
+                description="Bad date, from after to, unknown format, or too long for a PDF."
+            ),
             403: OpenApiResponse(description="No permission to export statements."),
             404: OpenApiResponse(description="No such account in your branches."),
         },
@@ -158,8 +160,9 @@ class AccountStatementApi(APIView):
         if fmt == "json":
             statement_data = StatementSerializer(_WithMovements(statement)).data
             return Response(statement_data)
+        response = statement_http_response(statement, fmt)  # a too-long PDF is a 400 here
         record_event(AuditLog.Event.EXPORT, request=request, detail=export_detail(statement, fmt))
-        return statement_http_response(statement, fmt)
+        return response
 
 
 class _WithMovements:

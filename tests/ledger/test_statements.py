@@ -251,3 +251,18 @@ def test_api_default_period_runs_from_opening_to_today(api_as, teller, branch):
     assert body["opening_balance"] == "0.00"
     assert body["closing_balance"] == "300.00"
     assert Account.objects.get(pk=account.pk).balance == D("300.00")
+
+
+def test_pdf_of_too_many_movements_is_refused_with_a_400(api_as, teller, history, settings):
+    # given a cap of 3 movements per PDF (production: 1,000)
+    settings.LEDGER_STATEMENT_PDF_MAX_MOVEMENTS = 3
+    response = api_as(teller).get(url(history, **{"from": "2026-01-01", "to": "2026-12-31", "format": "pdf"}))
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "format"
+    assert "shorter period" in response.json()["detail"]
+    assert not AuditLog.objects.filter(event=AuditLog.Event.EXPORT).exists()
+    # and CSV of the same period still works
+    csv_response = api_as(teller).get(
+        url(history, **{"from": "2026-01-01", "to": "2026-12-31", "format": "csv"})
+    )
+    assert csv_response.status_code == 200
