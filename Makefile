@@ -6,6 +6,8 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 TEST_WORKERS ?= 2
+# A test that hangs (a lock wait, a stuck browser) fails after this many seconds instead of blocking CI.
+TEST_TIMEOUT ?= 300
 DEMO_PASSWORD ?= $(or $(COOP_DEMO_PASSWORD),coopdesk-demo-2026)
 # The demo: debug on, MFA off (the login page says so), a local-only password.
 DEMO_ENV := DJANGO_DEBUG=true REQUIRE_STAFF_MFA=$${REQUIRE_STAFF_MFA:-false} COOP_DEMO_MODE=true \
@@ -51,7 +53,7 @@ run: migrate
 	$(DEMO_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install
-	$(PY) -m pytest --ds=cooperative.settings.test -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest --ds=cooperative.settings.test -n $(TEST_WORKERS) --timeout=$(TEST_TIMEOUT) $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
