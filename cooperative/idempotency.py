@@ -102,8 +102,7 @@ def service_idempotency_key(request) -> str:
 
 
 def fingerprint(data) -> str:
-    """A stable hash of a parsed request body (key order and number-vs-string spelling of
-    Decimals do not matter)."""
+    """A stable hash of a parsed request body (key order and whitespace do not matter)."""
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -30,7 +30,10 @@ class DefaultApiPermission(permissions.BasePermission):
             try:
                 return ModelPermissions().has_permission(request, view)
             except AssertionError:
-                return True  # a plain APIView without a queryset declares its own permissions
+                # A generic view without a queryset cannot be checked against a model: refuse
+                # rather than let it through; such a view must declare its own permission classes.
+                return False
+        # A plain APIView has no model; it adds HasPerm.of(...) for what it does.
         return True
 
 
