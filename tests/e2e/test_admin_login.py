@@ -16,6 +16,8 @@ def test_demo_teller_signs_in_and_sees_their_branch_dashboard(page, demo_staff, 
     page.goto("/admin/")
     expect(page).to_have_title("Log in | Coopdesk")
     expect(page.locator("#site-name")).to_have_text("Coopdesk")
+    # (the test settings switch MFA off, as the demo does, and the login page says so)
+    expect(page.locator("#demo-notice")).to_contain_text("Two-factor authentication is switched off")
 
     # When the teller signs in with email and password
     admin_login(demo_staff["TELLER"])
