@@ -121,7 +121,7 @@ def test_out_of_scope_branch_pages_answer_404(client, staff_admin, other_branch,
     assert response.status_code == 404
 
 
-@pytest.mark.parametrize("suffix", ["change/", "delete/", "history/"])
+@pytest.mark.parametrize("suffix", ["change/", "delete/", "history/", "password/"])
 def test_out_of_scope_user_pages_answer_404(client, staff_admin, stranger, suffix):
     response = _admin(client, staff_admin).get(f"/admin/cooperative/user/{stranger.pk}/{suffix}")
     assert response.status_code == 404

@@ -24,6 +24,7 @@ def run_manage(*args, **env_overrides):
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", tempfile.gettempdir()),
         "DJANGO_SETTINGS_MODULE": "cooperative.settings.base",
+        "DJANGO_READ_DOT_ENV": "false",  # a developer's .env must not change what is checked
         "DATABASE_URL": f"sqlite:///{Path(tempfile.gettempdir()) / 'coopdesk-deploy-check.sqlite3'}",
         **env_overrides,
     }
