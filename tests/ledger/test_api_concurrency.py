@@ -23,6 +23,13 @@ D = Decimal
 CLEAN = {"balances": [], "unbalanced_entries": [], "entries_without_legs": [], "system_total": []}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _restore_roles_for_later_modules(django_db_blocker):
+    yield
+    with django_db_blocker.unblock():
+        call_command("bootstrap_roles", verbosity=0)
+
+
 @pytest.fixture(autouse=True)
 def _roles(transactional_db):
     # A transactional test ends with a flush that also empties the role groups made at session start.
