@@ -7,6 +7,7 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 from django.core.management import call_command
@@ -34,6 +35,14 @@ def _restore_roles_for_later_modules(django_db_blocker):
 def _roles(transactional_db):
     # A transactional test ends with a flush that also empties the role groups made at session start.
     call_command("bootstrap_roles", verbosity=0)
+
+
+def assert_ledger_verifies() -> None:
+    """What the nightly `verify_ledger` checks: cached balances equal legs, entries balance."""
+    assert ledger_discrepancies() == CLEAN
+    out = StringIO()
+    call_command("verify_ledger", stdout=out)
+    assert "Ledger OK" in out.getvalue()
 
 
 def _client(user) -> APIClient:
@@ -72,7 +81,7 @@ def test_50_concurrent_withdrawals_of_1000_from_10000_let_exactly_10_through(tel
     assert {body["title"] for status, body in results if status == 409} == {"Insufficient funds"}
     assert Account.objects.get(pk=account.pk).balance == D("0.00")
     assert JournalEntry.objects.filter(kind="WITHDRAWAL").count() == 10
-    assert ledger_discrepancies() == CLEAN
+    assert_ledger_verifies()
 
 
 def test_500_transfers_each_way_leave_balances_unchanged_without_deadlock_errors(teller, branch):
@@ -94,7 +103,7 @@ def test_500_transfers_each_way_leave_balances_unchanged_without_deadlock_errors
     assert Account.objects.get(pk=a.pk).balance == D("100000.00")
     assert Account.objects.get(pk=b.pk).balance == D("100000.00")
     assert JournalEntry.objects.filter(kind="TRANSFER").count() == 1000
-    assert ledger_discrepancies() == CLEAN
+    assert_ledger_verifies()
 
 
 def test_concurrent_replays_of_one_key_post_once_and_all_get_the_same_answer(teller, branch):
@@ -118,7 +127,7 @@ def test_concurrent_replays_of_one_key_post_once_and_all_get_the_same_answer(tel
     assert Account.objects.get(pk=account.pk).balance == D("2500.00")
     assert JournalEntry.objects.filter(kind="DEPOSIT", legs__account=account).count() == 1
     assert IdempotencyRecord.objects.filter(key=key).count() == 1
-    assert ledger_discrepancies() == CLEAN
+    assert_ledger_verifies()
 
 
 def test_concurrent_same_key_different_bodies_post_once(teller, branch):
@@ -139,4 +148,4 @@ def test_concurrent_same_key_different_bodies_post_once(teller, branch):
     assert winner in (D("100.00"), D("200.00"))
     # the winner's body replays (201); the other body is a conflict (409)
     assert statuses == [201, 201, 201, 409, 409, 409]
-    assert ledger_discrepancies() == CLEAN
+    assert_ledger_verifies()
