@@ -77,9 +77,11 @@ def _on_login_failed(sender, credentials, request=None, **kwargs) -> None:
 
 @receiver(user_locked_out)
 def _on_locked_out(sender, request, username=None, ip_address=None, **kwargs) -> None:
+    username = str(username or "").strip().lower()
     record_event(
         AuditLog.Event.LOCKOUT,
         request=request,
-        username=str(username or "").lower(),
+        user=User.objects.filter(email__iexact=username).first() if username else None,
+        username=username,
         detail={"ip_address": ip_address},
     )

@@ -64,6 +64,8 @@ def test_five_failures_lock_the_account_even_with_the_right_password(client, tel
     lockout = AuditLog.objects.filter(event=AuditLog.Event.LOCKOUT).first()
     assert lockout is not None
     assert lockout.username == teller.email
+    assert lockout.user == teller
+    assert lockout.branch.code == "MB001"
     assert lockout.ip_address == "127.0.0.1"
 
 
