@@ -25,7 +25,10 @@ class LockedOut(exceptions.APIException):
     """Axes refused the login: too many failures for this email or from this address."""
 
     status_code = 429
-    default_detail = "Too many failed login attempts. The account is locked; try again later."
+    default_detail = (
+        "Too many failed login attempts for this account or from this address. "
+        "It is locked for a while; try again later or ask an administrator to unlock it."
+    )
     default_code = "locked_out"
     problem_title = "Account locked"
     problem_type = "locked-out"
