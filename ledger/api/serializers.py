@@ -47,6 +47,11 @@ class AmountField(serializers.Field):
             return parse_amount(data)
         except ValueError as exc:
             raise serializers.ValidationError(str(exc)) from exc
+        except ArithmeticError as exc:
+            # parse_amount's quantize overflows past 28 digits (e.g. "1e400"): still bad input.
+            negative = str(data).strip().startswith("-")
+            message = "The amount must be greater than zero." if negative else "The amount is too large."
+            raise serializers.ValidationError(message) from exc
 
     def to_representation(self, value) -> str:
         return f"{value:.2f}"

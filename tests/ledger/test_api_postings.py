@@ -103,6 +103,10 @@ def test_withdraw_moves_money_out(api_as, teller, branch):
         ("Infinity", "valid amount"),
         ("1000000000000000", "too large"),
         ("99999999999999999999", "too large"),
+        ("1" * 40, "too large"),
+        ("1e400", "too large"),
+        ("-1e400", "greater than zero"),
+        ("1e-400", "two decimal"),
         (True, "valid amount"),
         (None, "null"),
         ({"value": "10"}, "valid amount"),
@@ -133,6 +137,14 @@ def test_json_numbers_are_accepted_only_when_exact_with_two_decimals(api_as, tel
     # an integer and an exact decimal number are fine
     assert post(client, deposit_url(account), {"amount": 1500}).status_code == 201
     assert post(client, deposit_url(account), {"amount": 0.5}).status_code == 201
+    # a huge JSON number is refused, not a server error
+    huge = client.post(
+        deposit_url(account),
+        data=b'{"amount": 1e400}',
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="huge",
+    )
+    assert huge.status_code == 400
     # a float artefact such as 0.1 + 0.2 is refused, not rounded to 0.30
     response = client.post(
         deposit_url(account),
