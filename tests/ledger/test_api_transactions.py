@@ -80,7 +80,9 @@ def test_account_movements_filters(api_as, teller, branch):
     ("param", "value"),
     [
         ("date_from", "yesterday"),
+        ("date_to", "2026-02-30"),
         ("amount_min", "lots"),
+        ("amount_max", "1e400"),
         ("type", "SIDEWAYS"),
         ("reconciliation_status", "x"),
     ],
