@@ -88,6 +88,24 @@ class AmountRangeFilter(admin.SimpleListFilter):
         return queryset
 
 
+class BranchFilter(admin.SimpleListFilter):
+    """Branch choices limited to the branches the user may see (the plain filter lists them all)."""
+
+    title = "branch"
+    parameter_name = "branch"
+    field_path = "branch"
+
+    def lookups(self, request, model_admin):
+        branch_model = Account._meta.get_field("branch").remote_field.model
+        branches = scope_queryset(branch_model._default_manager.order_by("code"), request.user)
+        return [(str(b.pk), f"{b.name} ({b.code})") for b in branches]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{f"{self.field_path}__pk": self.value()})
+        return queryset
+
+
 class EntryAmountRangeFilter(AmountRangeFilter):
     amount_field = "total_amount"
 
@@ -146,7 +164,7 @@ def today_at_branch(request) -> dict:
 @admin.register(Account)
 class AccountAdmin(ScopedHistoryAdmin):
     list_display = ("account_number", "name", "member", "type", "balance", "held_amount", "status", "branch")
-    list_filter = ("type", "status", "branch")
+    list_filter = ("type", "status", BranchFilter)
     search_fields = ("^account_number", "^member__member_number", "member__first_name", "member__last_name")
     list_select_related = ("member", "branch")
     show_full_result_count = False
@@ -634,7 +652,7 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, BranchScopedAdminMixin, admin.ModelA
         "kind",
         "value_date",
         "posted_at",
-        "branch",
+        BranchFilter,
         EntryAmountRangeFilter,
         "legs__reconciliation_status",
     )
@@ -764,7 +782,7 @@ class TransactionAdmin(ReadOnlyAdminMixin, BranchScopedAdminMixin, admin.ModelAd
         "entry__kind",
         "value_date",
         "created_at",
-        "branch",
+        BranchFilter,
         AmountRangeFilter,
         "reconciliation_status",
     )

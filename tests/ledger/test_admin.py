@@ -86,9 +86,15 @@ def test_changelists_render_with_filters(login, admin_user, books, model, query)
 def test_branch_filter_and_amount_range_narrow_the_list(login, admin_user, books, branch):
     ours, theirs = books
     client = login(admin_user)
-    listing = client.get(reverse("admin:ledger_account_changelist") + f"?branch__id__exact={branch.pk}")
+    listing = client.get(reverse("admin:ledger_account_changelist") + f"?branch={branch.pk}")
     assert ours.account_number in listing.content.decode()
     assert theirs.account_number not in listing.content.decode()
+    ours_ref = Transaction.objects.filter(account=ours).first().reference
+    theirs_ref = Transaction.objects.filter(account=theirs).first().reference
+    for model in ("transaction", "journalentry"):
+        by_branch = client.get(reverse(f"admin:ledger_{model}_changelist") + f"?branch={branch.pk}")
+        assert ours_ref in by_branch.content.decode()
+        assert theirs_ref not in by_branch.content.decode()
     legs = client.get(
         reverse("admin:ledger_transaction_changelist") + "?amount_range=1k-10k"
     ).content.decode()
@@ -101,6 +107,8 @@ def test_teller_sees_only_their_branch(login, teller, books):
     ours, theirs = books
     client = login(teller)
     listing = client.get(reverse("admin:ledger_account_changelist")).content.decode()
+    assert "Main Branch" in listing
+    assert "Abuja Branch" not in listing  # not even as a filter choice
     assert ours.account_number in listing
     assert theirs.account_number not in listing
     assert client.get(change_url(theirs)).status_code == 404
