@@ -146,7 +146,8 @@ class AccountStatementApi(APIView):
             Account.objects.select_related("member", "branch"), request.user, pk=pk
         )
         params = request.query_params
-        fmt = (params.get("format") or "json").lower()
+        # ?format= wins; otherwise the Accept header chose the renderer (JSON for */*).
+        fmt = (params.get("format") or getattr(request.accepted_renderer, "format", "json")).lower()
         if fmt not in FORMATS:
             raise ValidationFailed(f"'format' must be one of {', '.join(FORMATS)}.", field="format")
         date_to = _parse_date(params, "to", timezone.localdate())

@@ -266,3 +266,11 @@ def test_pdf_of_too_many_movements_is_refused_with_a_400(api_as, teller, history
         url(history, **{"from": "2026-01-01", "to": "2026-12-31", "format": "csv"})
     )
     assert csv_response.status_code == 200
+
+
+def test_api_accept_header_chooses_the_format(api_as, teller, history):
+    response = api_as(teller).get(url(history), HTTP_ACCEPT="text/csv")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    json_response = api_as(teller).get(url(history), HTTP_ACCEPT="application/json")
+    assert json_response.json()["closing_balance"] == "8134.56"
