@@ -3,6 +3,7 @@
 #   docker run ... coopdesk celery -A cooperative worker -l info
 #   docker run ... coopdesk celery -A cooperative beat -l info
 # Configuration comes from environment variables only (.env.example, docs/operations.md).
+# Python 3.12 (the code supports 3.11+, see pyproject.toml; CI and the demo run 3.11).
 FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
