@@ -274,3 +274,19 @@ def test_api_accept_header_chooses_the_format(api_as, teller, history):
     assert response["Content-Type"].startswith("text/csv")
     json_response = api_as(teller).get(url(history), HTTP_ACCEPT="application/json")
     assert json_response.json()["closing_balance"] == "8134.56"
+
+
+def test_exports_stream_movements_in_one_query(branch, django_assert_max_num_queries):
+    # given an account with 40 movements
+    account = make_account(branch)
+    for n in range(20):
+        services.deposit(account_id=account.pk, amount=D("100.00"), description=f"Deposit {n}")
+        services.withdraw(account_id=account.pk, amount=D("50.00"), description=f"Withdrawal {n}")
+    account = Account.objects.select_related("member", "branch").get(pk=account.pk)
+    statement = account_statement(account=account, date_from=date(2000, 1, 1), date_to=date(2100, 1, 1))
+    assert statement.movement_count == 40
+    # then each renderer reads the legs with a single streaming query, however many there are
+    with django_assert_max_num_queries(1):
+        render_csv(statement)
+    with django_assert_max_num_queries(1):
+        render_xlsx(statement)
