@@ -8,6 +8,7 @@ checks the rules and writes the entry, its legs and the cached balances in one t
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -68,6 +69,14 @@ BRANCH_GL_ACCOUNTS = {
 }
 
 
+def as_uuid(value) -> uuid.UUID:
+    """Account ids arrive as UUIDs or strings; the locked rows are keyed by UUID."""
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise AccountNotFound("No such account.") from exc
+
+
 @dataclass(frozen=True)
 class Line:
     """One leg to post: which account, which side, how much."""
@@ -76,6 +85,9 @@ class Line:
     side: str
     amount: Decimal
     description: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "account_id", as_uuid(self.account_id))
 
 
 def _require(actor, perm: str, branch_id=None) -> None:
@@ -373,6 +385,7 @@ def _member_account_guard(
     *member_account_ids, actor, perm: str, expected_branch_id=None
 ) -> Callable[[dict], None]:
     """Checks run on the locked rows: member deposit accounts, permission, branch."""
+    member_account_ids = tuple(as_uuid(account_id) for account_id in member_account_ids)
 
     def guard(locked: dict) -> None:
         if expected_branch_id is not None and locked[member_account_ids[0]].branch_id != expected_branch_id:
@@ -496,7 +509,7 @@ def transfer(
 
     The sender's branch authorises; the destination may be any branch's account.
     """
-    if from_account_id == to_account_id:
+    if as_uuid(from_account_id) == as_uuid(to_account_id):
         raise ValidationFailed("Choose two different accounts.", field="to_account")
     return post_entry(
         kind=JournalEntry.Kind.TRANSFER,

@@ -271,3 +271,14 @@ def test_verify_ledger_passes_on_a_clean_ledger_and_catches_a_tampered_balance(b
         call_command("verify_ledger")
     assert exited.value.code == 1
     assert savings.account_number in capsys.readouterr().err
+
+
+def test_services_accept_account_ids_as_strings(branch):
+    a = make_account(branch, balance="100.00")
+    b = make_account(branch)
+    services.transfer(from_account_id=str(a.pk), to_account_id=str(b.pk), amount=D("40.00"))
+    services.withdraw(account_id=str(b.pk), amount=D("10.00"))
+    b.refresh_from_db()
+    assert b.balance == D("30.00")
+    with pytest.raises(ValidationFailed):
+        services.transfer(from_account_id=str(a.pk), to_account_id=a.pk, amount=D("1.00"))
