@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/coopdesk_bench"
+MACHINE = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 PASSWORD = "bench-teller-password-2026"  # noqa: S105 - a throwaway bench database
 
 
@@ -161,7 +162,9 @@ def run_load(port: int, token: str, accounts: list[str], kind: str, clients: int
                 headers = {**auth, "Idempotency-Key": uuid.uuid4().hex}
             started = time.perf_counter()
             try:
-                status, body = request(conn, "POST", path, {"amount": "100.00", "description": "bench"}, headers)
+                status, body = request(
+                    conn, "POST", path, {"amount": "100.00", "description": "bench"}, headers
+                )
             except (OSError, http.client.HTTPException) as exc:
                 local_errors.append(repr(exc))
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -224,16 +227,32 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     port = free_port()
     server = subprocess.Popen(  # noqa: S603
-        [PYTHON, "-m", "gunicorn", "cooperative.wsgi", "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "cooperative.wsgi",
+            "-w",
+            str(args.workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     results: list[dict] = []
     try:
         wait_for(port)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        status, body = request(conn, "POST", "/api/v1/auth/token/",
-                               {"email": "bench-teller@coopdesk.local", "password": PASSWORD}, {})
+        status, body = request(
+            conn,
+            "POST",
+            "/api/v1/auth/token/",
+            {"email": "bench-teller@coopdesk.local", "password": PASSWORD},
+            {},
+        )
         if status != 200:
             raise SystemExit(f"login failed: {status} {body!r}")
         token = json.loads(body)["access"]
@@ -264,10 +283,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
         server.wait(timeout=30)
     out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(exist_ok=True)
-    (out_dir / "postings.json").write_text(json.dumps({
-        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
-        "workers": args.workers, "duration_s": args.duration, "results": results,
-    }, indent=2))
+    (out_dir / "postings.json").write_text(
+        json.dumps(
+            {
+                "machine": MACHINE,
+                "workers": args.workers,
+                "duration_s": args.duration,
+                "results": results,
+            },
+            indent=2,
+        )
+    )
     return results
 
 

@@ -105,17 +105,20 @@ def test_database_refuses_to_update_or_delete_posted_rows(branch):
         ("UPDATE ledger_journalentry SET narration = 'x' WHERE id = %s", [entry.pk]),
         ("DELETE FROM ledger_journalentry WHERE id = %s", [entry.pk]),
     ):
-        with pytest.raises(DatabaseError, match="append-only|immutable"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(*statement)
+        with pytest.raises(DatabaseError, match="append-only|immutable"):
+            _execute_in_savepoint(*statement)
     # reconciliation columns remain writable
     Transaction.objects.filter(pk=leg.pk).update(reconciliation_status="RECONCILED")
     assert Transaction.objects.get(pk=leg.pk).reconciliation_status == "RECONCILED"
 
 
-def test_database_refuses_an_unbalanced_entry_at_commit(branch):
-    account = make_account(branch)
-    with pytest.raises(DatabaseError, match="does not balance"), transaction.atomic():
+def _execute_in_savepoint(sql, params):
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _write_one_sided_entry(branch, account):
+    with transaction.atomic():
         entry = JournalEntry.objects.create(
             reference="JEBAD1", kind="ADJUSTMENT", narration="bad", branch=branch
         )
@@ -130,5 +133,11 @@ def test_database_refuses_an_unbalanced_entry_at_commit(branch):
         )
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def test_database_refuses_an_unbalanced_entry_at_commit(branch):
+    account = make_account(branch)
+    with pytest.raises(DatabaseError, match="does not balance"):
+        _write_one_sided_entry(branch, account)
     assert not JournalEntry.objects.filter(reference="JEBAD1").exists()
     assert Account.objects.get(pk=account.pk).balance == D("0.00")
