@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.core.management import call_command
 from rest_framework.test import APIClient
@@ -35,8 +36,30 @@ def _clear_own_cache() -> None:
         cache.clear()
 
 
+def _database_fixture(request) -> str | None:
+    """Which database fixture the test uses, if any (marker or requested fixture)."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is not None:
+        transactional = marker.kwargs.get("transaction", False) or bool(marker.args and marker.args[0])
+        return "transactional_db" if transactional else "db"
+    for name in ("transactional_db", "db"):
+        if name in request.fixturenames:
+            return name
+    return None
+
+
 @pytest.fixture(autouse=True)
-def _clear_cache():
+def _clear_cache(request):
+    database = _database_fixture(request)
+    if database is None and not hasattr(cache, "delete_pattern"):
+        # No database and a database-backed cache: nothing the test does can reach the cache.
+        yield
+        return
+    if database is not None:
+        request.getfixturevalue(database)
+        if database == "transactional_db" and not Group.objects.filter(name="TELLER").exists():
+            # A previous transactional test emptied every table, role groups included.
+            call_command("bootstrap_roles", verbosity=0)
     _clear_own_cache()
     yield
     _clear_own_cache()
