@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "cooperative.apps.CooperativeConfig",
     "members.apps.MembersConfig",
     "ledger.apps.LedgerConfig",
+    "loans.apps.LoansConfig",
 ]
 
 MIDDLEWARE = [
