@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from io import StringIO
 
@@ -45,19 +44,38 @@ def assert_ledger_verifies() -> None:
     assert "Ledger OK" in out.getvalue()
 
 
-def _client(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
+def run_concurrently(user, task, items, *, workers: int) -> list:
+    """Run `task(client, item)` for every item on `workers` threads, as separate web requests would
+    be served: each thread has its own APIClient and database connection (closed when the thread
+    ends). Thread k takes items k, k + workers, ...; results come back in the items' order."""
+    items = list(items)
+    results: list = [None] * len(items)
+    failures: list[BaseException] = []
+
+    def work(offset: int) -> None:
+        client = APIClient()
+        client.force_authenticate(user)
+        try:
+            for index in range(offset, len(items), workers):
+                results[index] = task(client, items[index])
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return results
 
 
-def _post(user, url, body, key):
-    """One request from its own client; the thread's connection is closed afterwards."""
-    try:
-        response = _client(user).post(url, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
-        return response.status_code, response.json()
-    finally:
-        connection.close()
+def post(client, url, body, key) -> tuple[int, dict]:
+    response = client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    return response.status_code, response.json()
 
 
 def test_50_concurrent_withdrawals_of_1000_from_10000_let_exactly_10_through(teller, branch):
@@ -66,13 +84,12 @@ def test_50_concurrent_withdrawals_of_1000_from_10000_let_exactly_10_through(tel
     url = f"/api/v1/accounts/{account.pk}/withdraw/"
     barrier = threading.Barrier(50)
 
-    def take(i):
+    def take(client, i):
         barrier.wait()
-        return _post(teller, url, {"amount": "1000.00"}, f"withdraw-{i}")
+        return post(client, url, {"amount": "1000.00"}, f"withdraw-{i}")
 
-    # when 50 tellers' requests withdraw 1,000 each at the same moment
-    with ThreadPoolExecutor(max_workers=50) as pool:
-        results = list(pool.map(take, range(50)))
+    # when 50 requests withdraw 1,000 each at the same moment
+    results = run_concurrently(teller, take, range(50), workers=50)
 
     # then exactly 10 succeed, the rest are refused with 409 and the balance is exactly zero
     statuses = [status for status, _ in results]
@@ -89,14 +106,13 @@ def test_500_transfers_each_way_leave_balances_unchanged_without_deadlock_errors
     a = make_account(branch, balance="100000.00")
     b = make_account(branch, balance="100000.00")
 
-    def move(i):
+    def move(client, i):
         src, dst = (a, b) if i % 2 else (b, a)
         body = {"from_account": str(src.pk), "to_account": str(dst.pk), "amount": "10.00"}
-        return _post(teller, "/api/v1/transfers/", body, f"transfer-{i}")
+        return post(client, "/api/v1/transfers/", body, f"transfer-{i}")
 
     # when 500 A->B and 500 B->A transfers race through the API
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        results = list(pool.map(move, range(1000)))
+    results = run_concurrently(teller, move, range(1000), workers=16)
 
     # then every request succeeded (no deadlock or serialisation error reached a client)
     assert [status for status, _ in results] == [201] * 1000
@@ -113,12 +129,11 @@ def test_concurrent_replays_of_one_key_post_once_and_all_get_the_same_answer(tel
     key = str(uuid.uuid4())
     barrier = threading.Barrier(10)
 
-    def send(_):
+    def send(client, _):
         barrier.wait()
-        return _post(teller, url, {"amount": "2500.00", "description": "Salary"}, key)
+        return post(client, url, {"amount": "2500.00", "description": "Salary"}, key)
 
-    with ThreadPoolExecutor(max_workers=10) as pool:
-        results = list(pool.map(send, range(10)))
+    results = run_concurrently(teller, send, range(10), workers=10)
 
     # then the money arrived once, and every caller got the first response
     assert {status for status, _ in results} == {201}
@@ -136,12 +151,11 @@ def test_concurrent_same_key_different_bodies_post_once(teller, branch):
     url = f"/api/v1/accounts/{account.pk}/deposit/"
     barrier = threading.Barrier(6)
 
-    def send(i):
+    def send(client, i):
         barrier.wait()
-        return _post(teller, url, {"amount": "100.00" if i % 2 else "200.00"}, "one-key")
+        return post(client, url, {"amount": "100.00" if i % 2 else "200.00"}, "one-key")
 
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        results = list(pool.map(send, range(6)))
+    results = run_concurrently(teller, send, range(6), workers=6)
 
     statuses = sorted(status for status, _ in results)
     winner = Account.objects.get(pk=account.pk).balance
