@@ -421,6 +421,7 @@ def exit_member(*, actor, member_id, reason: str) -> Member:
     Nothing is deleted: accounts, postings and history stay; the phone/email/BVN/NIN become free."""
     from ledger.lock_objects import accounts_for_update
     from ledger.selectors import member_accounts_with_money
+    from ledger.services import close_account
 
     reason = _reason(reason)
     with transaction.atomic():
@@ -443,6 +444,10 @@ def exit_member(*, actor, member_id, reason: str) -> Member:
                 "Withdraw or settle the balances first.",
                 code="MemberHasBalances",
             )
+        # The accounts are empty: close them (as the system, on the authority of this exit) so nothing
+        # can be posted to an exited member's account.
+        for account_id in member.accounts.exclude(status="CLOSED").values_list("pk", flat=True):
+            close_account(account_id=account_id, reason=f"Member exited: {reason}", actor=None)
         member.status = Member.Status.EXITED
         member.status_reason = reason
         member.status_changed_at = timezone.now()

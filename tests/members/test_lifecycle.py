@@ -157,6 +157,20 @@ def test_exit_with_zero_balances_keeps_the_record_and_its_accounts(register, man
     assert member.history.count() == 2
 
 
+def test_an_exited_members_accounts_are_closed_and_refuse_deposits(register, manager):
+    from ledger import services as ledger_services
+    from ledger.exceptions import AccountNotActive
+
+    member = register()
+    account = _savings(member, balance="0.00")
+    services.exit_member(actor=manager, member_id=member.pk, reason="Relocated")
+    account.refresh_from_db()
+    assert account.status == Account.Status.CLOSED
+    assert account.status_reason == "Member exited: Relocated"
+    with pytest.raises(AccountNotActive):
+        ledger_services.deposit(account_id=account.pk, amount=Decimal("10.00"))
+
+
 def test_exit_needs_a_reason_and_the_permission(register, teller, manager):
     member = register()
     with pytest.raises(NotAllowed):
