@@ -318,7 +318,7 @@ LOGGING = {
 }
 
 # Domain API route modules, included under /api/v1/ (cooperative imports no domain app).
-COOP_API_URLCONFS = ["members.api.urls", "ledger.api.urls", "ledger.api.statement_urls"]
+COOP_API_URLCONFS = ["members.api.urls", "ledger.api.urls", "ledger.api.statement_urls", "loans.api.urls"]
 # Password for seed_demo's users; only `make run` sets it. Never used in production.
 DEMO_PASSWORD = env("COOP_DEMO_PASSWORD", default="")
 

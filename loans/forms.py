@@ -1,0 +1,233 @@
+"""Admin forms of the loans app, and the product schedule preview shared by the admin and the API.
+
+Forms only check shape; `loans.services` decides (a `DomainError` becomes a form error).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django import forms
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.utils import timezone
+
+from cooperative.money import parse_amount
+from members.models import Member
+
+from .management.commands.loan_schedule import terms_from_options
+from .models import Loan, LoanPayment, LoanProduct
+from .schedule import ScheduleError, build_schedule
+
+
+class PreviewError(ValueError):
+    """The preview inputs do not fit the product: `field` names the input at fault."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def product_schedule_options(
+    product: LoanProduct,
+    *,
+    principal: Decimal,
+    term: int,
+    disbursed_on: date | None = None,
+    first_due_on: date | None = None,
+) -> dict:
+    """The `loan_schedule` command's options for a loan of this product (term = installments)."""
+    return {
+        "principal": principal,
+        "annual_rate": product.interest_rate,
+        "installments": term,
+        "method": product.calculation_method,
+        "amortization": product.amortization,
+        "interest_period": product.interest_period,
+        "days_in_year": product.days_in_year,
+        "days_in_month": product.days_in_month,
+        "frequency": product.repayment_frequency,
+        "grace_principal": product.grace_on_principal,
+        "grace_interest_payment": product.grace_on_interest_payment,
+        "grace_interest_free": product.interest_free_periods,
+        "rounding": product.rounding_mode,
+        "installment_multiple": product.installment_multiple,
+        "disbursed_on": disbursed_on,
+        "first_due": first_due_on,
+    }
+
+
+def check_product_limits(product: LoanProduct, *, principal: Decimal, term: int) -> None:
+    """Raise PreviewError naming `principal` or `term` when they are outside the product's limits."""
+    if not product.min_amount <= principal <= product.max_amount:
+        raise PreviewError(
+            f"The amount must be between {product.min_amount:,.2f} and {product.max_amount:,.2f} "
+            f"for {product.name}.",
+            field="principal",
+        )
+    if not product.min_term <= term <= product.max_term:
+        raise PreviewError(
+            f"The term must be between {product.min_term} and {product.max_term} installments "
+            f"for {product.name}.",
+            field="term",
+        )
+
+
+def preview_schedule(
+    product: LoanProduct,
+    *,
+    principal: Decimal,
+    term: int,
+    disbursed_on: date | None = None,
+    first_due_on: date | None = None,
+):
+    """The schedule a loan of this product would get: a `loans.schedule.Schedule`.
+
+    Built exactly as `manage.py loan_schedule` builds it, so `.as_list()` is the CLI's --json."""
+    check_product_limits(product, principal=principal, term=term)
+    disbursed_on = disbursed_on or timezone.localdate()
+    if first_due_on is not None and first_due_on <= disbursed_on:
+        raise PreviewError(
+            f"The first due date ({first_due_on}) must be after the disbursement date ({disbursed_on}).",
+            field="first_due_on",
+        )
+    options = product_schedule_options(
+        product, principal=principal, term=term, disbursed_on=disbursed_on, first_due_on=first_due_on
+    )
+    try:
+        return build_schedule(terms_from_options(options))
+    except ScheduleError as exc:
+        raise PreviewError(str(exc)) from exc
+
+
+class AmountFormField(forms.CharField):
+    """An amount typed by staff: at most two decimals, positive (cooperative.money.parse_amount)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 24)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value in (None, ""):
+            return None
+        try:
+            return parse_amount(value.replace(",", ""))
+        except (ValueError, ArithmeticError) as exc:
+            raise forms.ValidationError(str(exc) if isinstance(exc, ValueError) else "Too large.") from exc
+
+
+class LoanApplicationForm(forms.Form):
+    """The add view of a loan: who borrows, which product, how much, how long."""
+
+    member = forms.ModelChoiceField(
+        queryset=Member.objects.none(), help_text="Search by member number, name or phone."
+    )
+    product = forms.ModelChoiceField(queryset=LoanProduct.objects.none())
+    principal = AmountFormField(label="Amount", help_text="Naira, e.g. 250000 or 250000.50.")
+    term = forms.IntegerField(min_value=1, max_value=600, help_text="Number of installments.")
+    first_due_date = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Optional: defaults to one period after disbursement.",
+    )
+    purpose = forms.CharField(max_length=255, required=False)
+
+    def __init__(self, *args, members, products, admin_site, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["member"].queryset = members
+        self.fields["product"].queryset = products
+        self.fields["member"].widget = AutocompleteSelect(
+            Loan._meta.get_field("member"),
+            admin_site,
+            attrs={"data-loans-member": "1", "style": "width: 28em"},
+        )
+        self.fields["product"].widget.attrs["data-loans-product"] = "1"
+        self.fields["principal"].widget.attrs["data-loans-principal"] = "1"
+        self.fields["term"].widget.attrs["data-loans-term"] = "1"
+        self.fields["first_due_date"].widget.attrs["data-loans-first-due"] = "1"
+
+    def clean(self):
+        cleaned = super().clean()
+        product, principal, term = cleaned.get("product"), cleaned.get("principal"), cleaned.get("term")
+        if product is not None and principal is not None and term is not None:
+            try:
+                check_product_limits(product, principal=principal, term=term)
+            except PreviewError as exc:
+                self.add_error(exc.field, exc.message)
+        return cleaned
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=255, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+
+
+class CommentForm(forms.Form):
+    comment = forms.CharField(
+        max_length=255, required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60})
+    )
+
+
+class DisburseForm(forms.Form):
+    disbursement_date = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Default: today."
+    )
+    first_due_date = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Default: the application's first due date, or one period after disbursement.",
+    )
+
+
+class RepaymentForm(forms.Form):
+    SOURCES = [
+        (LoanPayment.Source.CASH, LoanPayment.Source.CASH.label),
+        (LoanPayment.Source.SAVINGS, LoanPayment.Source.SAVINGS.label),
+        (LoanPayment.Source.BANK, LoanPayment.Source.BANK.label),
+    ]
+    amount = AmountFormField(help_text="Naira, e.g. 9000 or 8884.88.")
+    source = forms.ChoiceField(choices=SOURCES, initial=LoanPayment.Source.CASH)
+    payment_date = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Default: today."
+    )
+    reference = forms.CharField(max_length=80, required=False, help_text="Receipt or transfer reference.")
+
+
+class GuarantorForm(forms.Form):
+    guarantor = forms.ModelChoiceField(queryset=Member.objects.none(), label="Guarantor (member)")
+    amount = AmountFormField(label="Pledged amount", help_text="At most the guarantor's free savings.")
+
+    def __init__(self, *args, members, admin_site, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["guarantor"].queryset = members
+        self.fields["guarantor"].widget = AutocompleteSelect(
+            Loan._meta.get_field("member"), admin_site, attrs={"style": "width: 28em"}
+        )
+
+
+class RecoveryForm(forms.Form):
+    amount = AmountFormField()
+    source = forms.ChoiceField(choices=RepaymentForm.SOURCES, initial=LoanPayment.Source.CASH)
+
+
+class ReportForm(forms.Form):
+    FORMATS = [("csv", "CSV"), ("xlsx", "Excel (XLSX)")]
+    report = forms.ChoiceField(choices=())
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Or the 'as of' date."
+    )
+    format = forms.ChoiceField(choices=FORMATS, initial="csv")
+
+    def __init__(self, *args, reports, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["report"].choices = [(name, spec.title) for name, spec in reports.items()]
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", "The end date is before the start date.")
+        return cleaned
