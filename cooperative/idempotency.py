@@ -133,8 +133,15 @@ def _replay(record: IdempotencyRecord, *, scope: str, request_hash: str) -> Resp
     )
 
 
-def idempotent(handler):
-    """Make an APIView `post` (or any unsafe method handler) idempotent per (user, Idempotency-Key)."""
+def idempotent(handler=None, *, handler_savepoint: bool = True):
+    """Make an APIView `post` (or any unsafe method handler) idempotent per (user, Idempotency-Key).
+
+    `handler_savepoint=False` skips the savepoint around the handler, two round trips on a hot path.
+    Only for handlers whose every write happens inside an atomic service (e.g. the ledger's), so a
+    refusal raised there has already been rolled back by the service's own savepoint.
+    """
+    if handler is None:
+        return functools.partial(idempotent, handler_savepoint=handler_savepoint)
 
     @functools.wraps(handler)
     def wrapper(view, request, *args, **kwargs):
@@ -153,7 +160,10 @@ def idempotent(handler):
                 )
                 inserted = True
                 try:
-                    with transaction.atomic():
+                    if handler_savepoint:
+                        with transaction.atomic():
+                            response = handler(view, request, *args, **kwargs)
+                    else:
                         response = handler(view, request, *args, **kwargs)
                 except DomainError as exc:
                     response = view.handle_exception(exc)

@@ -24,15 +24,13 @@ def parse_amount(value: object) -> Decimal:
         raise ValueError("Enter a valid amount, e.g. 1500.00.") from exc
     if not amount.is_finite():
         raise ValueError("Enter a valid amount, e.g. 1500.00.")
-    # Size first: quantize() raises InvalidOperation (not ValueError) beyond 28 significant digits.
-    if abs(amount) >= MAX_AMOUNT:
+    if amount <= 0:
+        raise ValueError("The amount must be greater than zero.")
+    # Size before decimals: quantize() raises InvalidOperation (not ValueError) past 28 digits.
+    if amount >= MAX_AMOUNT:
         raise ValueError("The amount is too large.")
     if amount.as_tuple().exponent < -2 and amount != amount.quantize(KOBO):
         raise ValueError("Amounts have at most two decimal places (kobo).")
-    if amount <= 0:
-        raise ValueError("The amount must be greater than zero.")
-    if amount >= MAX_AMOUNT:
-        raise ValueError("The amount is too large.")
     return amount.quantize(KOBO)
 
 

@@ -77,6 +77,10 @@ def as_uuid(value) -> uuid.UUID:
         raise AccountNotFound("No such account.") from exc
 
 
+class _DuplicateIdempotencyKey(Exception):
+    """Internal: the entry's idempotency key exists already."""
+
+
 @dataclass(frozen=True)
 class Line:
     """One leg to post: which account, which side, how much."""
@@ -140,20 +144,25 @@ def post_entry(
     """
     # A savepoint when nested: a refused posting must not poison the caller's transaction (the API
     # stores the refusal as the idempotent response in that same transaction).
-    with transaction.atomic():
-        return _post_entry_locked(
-            kind=kind,
-            lines=lines,
-            narration=narration,
-            actor=actor,
-            branch_id=branch_id,
-            value_date=value_date,
-            idempotency_key=idempotency_key,
-            reverses=reverses,
-            reversal_reason=reversal_reason,
-            metadata=metadata,
-            guard=guard,
-        )
+    try:
+        with transaction.atomic():
+            return _post_entry_locked(
+                kind=kind,
+                lines=lines,
+                narration=narration,
+                actor=actor,
+                branch_id=branch_id,
+                value_date=value_date,
+                idempotency_key=idempotency_key,
+                reverses=reverses,
+                reversal_reason=reversal_reason,
+                metadata=metadata,
+                guard=guard,
+            )
+    except _DuplicateIdempotencyKey:
+        # Posted before (or by a racer that committed while we waited on the unique key): the
+        # savepoint above undid our attempt; hand back the first entry.
+        return JournalEntry.objects.get(idempotency_key=idempotency_key)
 
 
 def _post_entry_locked(
@@ -170,10 +179,6 @@ def _post_entry_locked(
     metadata,
     guard,
 ) -> JournalEntry:
-    if idempotency_key:
-        existing = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
     if len(lines) < 2:
         raise UnbalancedEntry("A journal entry needs at least two legs.")
     for line in lines:
@@ -250,18 +255,21 @@ def _post_entry_locked(
             metadata=metadata or {},
         )
     except IntegrityError as exc:
-        # A racing request with the same idempotency key, or a second reversal of one entry.
+        # The same idempotency key posted before, or a second reversal of one entry.
+        # (No query here: on PostgreSQL the failed INSERT aborted this savepoint.)
+        if idempotency_key and "idempotency_key" in str(exc):
+            raise _DuplicateIdempotencyKey from exc
         if reverses is not None:
             raise AlreadyReversed(f"Entry {reverses.reference} has already been reversed.") from exc
-        raise Conflict("This request was already posted (same idempotency key).") from exc
+        raise Conflict("This posting clashes with an existing entry.") from exc
 
     now = timezone.now()
     creator = entry.posted_by
     # Legs are append-only and carry no simple-history, so a bulk insert loses nothing.
-    Transaction.objects.bulk_create(
+    legs = [
         Transaction(
             entry=entry,
-            account_id=line.account_id,
+            account=locked[line.account_id],
             branch_id=locked[line.account_id].branch_id,
             type=line.side,
             amount=line.amount,
@@ -273,7 +281,14 @@ def _post_entry_locked(
             created_by=creator,
         )
         for line, balance_after in zip(lines, legs_balance_after, strict=True)
-    )
+    ]
+    Transaction.objects.bulk_create(legs)
+    # Hand the legs back as if prefetched (debits first), so callers that show the entry do not
+    # read back what was just written. Each leg's account is the locked row with its new balance.
+    prefetched = entry.legs.all()
+    prefetched._result_cache = sorted(legs, key=lambda leg: (leg.type != Side.DEBIT, str(leg.pk)))
+    prefetched._prefetch_done = True
+    entry._prefetched_objects_cache = {"legs": prefetched}
     for account in locked.values():
         account.updated_at = now
     # One UPDATE for every touched balance. bulk_update writes no history, which is intended here:

@@ -186,6 +186,7 @@ class _AccountPostingView(APIView):
             description=data["description"],
             channel=data["channel"],
             idempotency_key=service_idempotency_key(request),
+            branch_id=account.branch_id,
         )
         result = _with_legs(entry)
         result.account = _account_of(result, account.pk)
@@ -204,7 +205,7 @@ class AccountDepositView(_AccountPostingView):
         request=AccountPostingInputSerializer,
         responses={201: AccountPostingSerializer, **POSTING_ERRORS},
     )
-    @idempotent
+    @idempotent(handler_savepoint=False)  # every write is inside the atomic ledger service
     def post(self, request, pk):
         return self.post_posting(request, pk)
 
@@ -226,7 +227,7 @@ class AccountWithdrawView(_AccountPostingView):
         request=AccountPostingInputSerializer,
         responses={201: AccountPostingSerializer, **POSTING_ERRORS},
     )
-    @idempotent
+    @idempotent(handler_savepoint=False)  # every write is inside the atomic ledger service
     def post(self, request, pk):
         return self.post_posting(request, pk)
 
