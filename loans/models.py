@@ -220,6 +220,8 @@ class Loan(TimeStampedModel):
     disbursed_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     written_off_at = models.DateTimeField(null=True, blank=True)
+    written_off_amount = AmountField(default=0, help_text="Principal written off to loan-loss expense.")
+    recovered_amount = AmountField(default=0, help_text="Recovered after the write-off.")
 
     # Kept current by end of day (set-based SQL)
     days_past_due = models.PositiveIntegerField(default=0)

@@ -1,0 +1,41 @@
+"""Loan rule violations. Each is a DomainError: a 4xx problem in the API, a form error in the admin."""
+
+from cooperative.exceptions import Conflict, NotAllowed, NotFoundError, ValidationFailed
+
+
+class LoanNotFound(NotFoundError):
+    title = "Loan not found"
+
+
+class InvalidTransition(Conflict):
+    """The loan is not in a state that allows this step (e.g. disbursing a rejected loan)."""
+
+    title = "Not possible in the loan's current state"
+
+
+class FourEyesViolation(NotAllowed):
+    title = "Four-eyes rule"
+
+
+class LoanNotPermitted(NotAllowed):
+    title = "Not permitted"
+
+
+class NotEligible(ValidationFailed):
+    title = "Member not eligible"
+
+
+class GuarantorRefused(ValidationFailed):
+    title = "Guarantor refused"
+
+
+class GuarantorOverCommitted(Conflict):
+    title = "Guarantor over-committed"
+
+
+class RepaymentRefused(ValidationFailed):
+    title = "Repayment refused"
+
+
+class LoanClosed(Conflict):
+    title = "Loan closed"

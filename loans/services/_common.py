@@ -1,0 +1,110 @@
+"""Shared pieces of the loan services: permission/branch checks, the locked loan, the timeline."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
+
+from cooperative.exceptions import ValidationFailed
+from cooperative.money import MAX_AMOUNT, money
+from cooperative.permissions import check_branch_allowed
+
+from ..exceptions import InvalidTransition, LoanNotFound, LoanNotPermitted
+from ..lock_objects import loan_for_update
+from ..models import Loan, LoanEvent
+
+ZERO = Decimal("0.00")
+
+
+def require(actor, perm: str, branch_id=None) -> None:
+    """Permission and branch checks. `actor=None` is the system itself (jobs, demo seed)."""
+    if actor is None:
+        return
+    if not (actor.is_active and actor.has_perm(perm)):
+        raise LoanNotPermitted(f"You do not have permission to do this ({perm}).")
+    if branch_id is not None and not check_branch_allowed(actor, branch_id):
+        raise LoanNotPermitted("This loan belongs to a branch you do not work in.", field="branch")
+
+
+def locked_loan(loan_id) -> Loan:
+    """Re-read the loan under its row lock: never trust a caller's copy."""
+    try:
+        loan = loan_for_update(loan_id).first()
+    except (ValueError, TypeError, DjangoValidationError):  # an id that is not a UUID
+        loan = None
+    if loan is None:
+        raise LoanNotFound("No such loan.")
+    return loan
+
+
+def expect_status(loan: Loan, *allowed: str, action: str) -> None:
+    if loan.status not in allowed:
+        names = " or ".join(Loan.Status(s).label.lower() for s in allowed)
+        raise InvalidTransition(
+            f"Loan {loan.loan_number} is {loan.get_status_display().lower()}; only a {names} loan "
+            f"can be {action}.",
+            field="status",
+        )
+
+
+def record_event(
+    loan: Loan, *, actor, action: str, from_status: str = "", comment: str = "", metadata=None
+) -> LoanEvent:
+    return LoanEvent.objects.create(
+        loan=loan,
+        actor=actor if actor is not None and actor.pk else None,
+        action=action,
+        from_status=from_status,
+        to_status=loan.status,
+        comment=(comment or "")[:255],
+        metadata=metadata or {},
+    )
+
+
+def save_loan(loan: Loan, reason: str, fields: list[str]) -> None:
+    loan._change_reason = reason[:100]
+    loan.save(update_fields=[*fields, "updated_at"])
+
+
+def transition(
+    loan: Loan, to_status: str, *, actor, action: str, comment: str = "", fields=(), metadata=None
+):
+    """Move the loan to `to_status`, save the changed fields and record the event."""
+    from_status = loan.status
+    loan.status = to_status
+    save_loan(loan, comment or action, ["status", *fields])
+    return record_event(
+        loan, actor=actor, action=action, from_status=from_status, comment=comment, metadata=metadata
+    )
+
+
+def clean_reason(reason, *, field: str = "reason", what: str = "a reason") -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise ValidationFailed(f"Give {what}.", field=field)
+    return text[:255]
+
+
+def clean_amount(value, *, field: str = "amount") -> Decimal:
+    """A positive amount in kobo below 10^15 (Decimal, int or string; never a float)."""
+    if isinstance(value, float):
+        raise ValidationFailed("Send amounts as strings or Decimals, not floats.", field=field)
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ValidationFailed("Enter a valid amount, e.g. 1500.00.", field=field) from None
+    if not amount.is_finite():
+        raise ValidationFailed("Enter a valid amount, e.g. 1500.00.", field=field)
+    if amount != amount.quantize(Decimal("0.01")):
+        raise ValidationFailed("Amounts have at most two decimal places (kobo).", field=field)
+    if amount <= 0:
+        raise ValidationFailed("The amount must be greater than zero.", field=field)
+    if amount >= MAX_AMOUNT:
+        raise ValidationFailed("The amount is too large.", field=field)
+    return money(amount)
+
+
+def today():
+    return timezone.localdate()

@@ -1,0 +1,285 @@
+"""Applications: create, update, submit, approve (four-eyes), reject, withdraw."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from cooperative.exceptions import ValidationFailed
+from cooperative.money import money
+from cooperative.sequences import next_value
+
+from ..exceptions import FourEyesViolation, GuarantorRefused, NotEligible
+from ..models import Guarantor, Loan, LoanProduct
+from ..schedule import ScheduleError, build_schedule
+from ..selectors import check_eligibility, product_schedule_settings, required_coverage, schedule_terms_for
+from ._common import (
+    clean_amount,
+    clean_reason,
+    expect_status,
+    locked_loan,
+    record_event,
+    require,
+    save_loan,
+    today,
+    transition,
+)
+from .guarantors import activate_guarantor_holds, release_guarantor_holds
+
+LOAN_NUMBER_SEQUENCE = "loan_number"
+
+
+def processing_fee_for(product: LoanProduct, principal: Decimal) -> Decimal:
+    """Percent of principal or a flat amount, rounded with the product's mode."""
+    if product.processing_fee_type == LoanProduct.FeeType.FLAT:
+        return money(product.processing_fee_value, rounding=product.rounding_mode)
+    return money(principal * product.processing_fee_value / Decimal(100), rounding=product.rounding_mode)
+
+
+def _validate_terms(product: LoanProduct, principal: Decimal, term, first_due_date: date | None) -> int:
+    if not product.active:
+        raise ValidationFailed(f"The product {product.name} is not active.", field="product")
+    if principal < product.min_amount or principal > product.max_amount:
+        raise ValidationFailed(
+            f"{product.name} lends between {product.min_amount} and {product.max_amount}; "
+            f"{principal} is outside that range.",
+            field="principal",
+        )
+    try:
+        term = int(term)
+    except (TypeError, ValueError):
+        raise ValidationFailed("The term is a whole number of installments.", field="term") from None
+    if term < product.min_term or term > product.max_term:
+        raise ValidationFailed(
+            f"{product.name} runs between {product.min_term} and {product.max_term} installments; "
+            f"{term} is outside that range.",
+            field="term",
+        )
+    fee = processing_fee_for(product, principal)
+    if fee >= principal:
+        raise ValidationFailed(f"The processing fee ({fee}) would take the whole loan.", field="principal")
+    if first_due_date is not None and first_due_date <= today():
+        raise ValidationFailed("The first due date must be in the future.", field="first_due_date")
+    # The schedule engine has the last word on the terms (rates, graces, dates).
+    build_schedule(
+        schedule_terms_for(
+            product=product, principal=principal, term=term, disbursed_on=today(), first_due_on=first_due_date
+        )
+    )
+    return term
+
+
+@transaction.atomic
+def create_application(
+    *,
+    actor,
+    member,
+    product: LoanProduct,
+    principal,
+    term: int,
+    purpose: str = "",
+    loan_officer=None,
+    first_due_date: date | None = None,
+) -> Loan:
+    """A DRAFT loan: limits and product checked, rate and schedule settings copied from the product."""
+    require(actor, "loans.add_loan", member.branch_id)
+    if member.status == "EXITED":
+        raise NotEligible(f"Member {member.member_number} has exited the cooperative.", field="member")
+    principal = clean_amount(principal, field="principal")
+    term = _validate_terms(product, principal, term, first_due_date)
+    loan = Loan(
+        loan_number=f"LN{next_value(LOAN_NUMBER_SEQUENCE):08d}",
+        member=member,
+        product=product,
+        branch_id=member.branch_id,
+        loan_officer=loan_officer or (actor if actor is not None and actor.pk else None),
+        status=Loan.Status.DRAFT,
+        purpose=(purpose or "").strip()[:255],
+        principal=principal,
+        annual_rate=product.interest_rate,
+        term=term,
+        schedule_terms=product_schedule_settings(product),
+        processing_fee=processing_fee_for(product, principal),
+        first_due_date=first_due_date,
+        created_by=actor if actor is not None and actor.pk else None,
+    )
+    loan._change_reason = "application created"
+    loan.save()
+    record_event(
+        loan,
+        actor=actor,
+        action="created",
+        comment=f"Application for {principal} over {term} installment(s)",
+        metadata={"principal": str(principal), "term": term},
+    )
+    return loan
+
+
+@transaction.atomic
+def update_application(
+    *, actor, loan_id, principal=None, term=None, purpose=None, first_due_date=None
+) -> Loan:
+    """Change a DRAFT application's amount, term, purpose or first due date (limits re-checked)."""
+    loan = locked_loan(loan_id)
+    require(actor, "loans.change_loan", loan.branch_id)
+    expect_status(loan, Loan.Status.DRAFT, action="changed")
+    product = loan.product
+    new_principal = loan.principal if principal is None else clean_amount(principal, field="principal")
+    new_term = loan.term if term is None else term
+    new_first_due = loan.first_due_date if first_due_date is None else first_due_date
+    new_term = _validate_terms(product, new_principal, new_term, new_first_due)
+    changes = {}
+    for name, value in (
+        ("principal", new_principal),
+        ("term", new_term),
+        ("first_due_date", new_first_due),
+        ("purpose", loan.purpose if purpose is None else (purpose or "").strip()[:255]),
+    ):
+        if getattr(loan, name) != value:
+            changes[name] = str(value)
+            setattr(loan, name, value)
+    loan.processing_fee = processing_fee_for(product, loan.principal)
+    loan.annual_rate = product.interest_rate
+    loan.schedule_terms = product_schedule_settings(product)
+    save_loan(
+        loan,
+        "application updated",
+        ["principal", "term", "first_due_date", "purpose", "processing_fee", "annual_rate", "schedule_terms"],
+    )
+    if changes:
+        record_event(loan, actor=actor, action="updated", from_status=loan.status, metadata=changes)
+    return loan
+
+
+def _check_guarantor_coverage(loan: Loan) -> None:
+    product = loan.product
+    pledges = list(loan.guarantors.filter(status=Guarantor.Status.PLEDGED))
+    if len(pledges) < product.required_guarantors:
+        raise GuarantorRefused(
+            f"{product.name} needs {product.required_guarantors} guarantor(s); "
+            f"{len(pledges)} pledged so far.",
+            field="guarantors",
+        )
+    needed = required_coverage(loan=loan)
+    pledged = sum((g.pledged_amount for g in pledges), Decimal("0.00"))
+    if pledged < needed:
+        raise GuarantorRefused(
+            f"Guarantors must cover {product.guarantor_coverage_percent}% of the loan ({needed}); "
+            f"pledges total {pledged}.",
+            field="guarantors",
+        )
+
+
+@transaction.atomic
+def submit_application(*, actor, loan_id) -> Loan:
+    """DRAFT -> SUBMITTED: the member must be eligible and the guarantors must cover the product's %."""
+    loan = locked_loan(loan_id)
+    require(actor, "loans.submit_loan", loan.branch_id)
+    expect_status(loan, Loan.Status.DRAFT, action="submitted")
+    if not loan.product.active:
+        raise ValidationFailed(f"The product {loan.product.name} is not active.", field="product")
+    eligibility = check_eligibility(
+        member=loan.member, product=loan.product, principal=loan.principal, exclude_loan_id=loan.pk
+    )
+    if not eligibility.eligible:
+        raise NotEligible("Not eligible: " + " ".join(eligibility.reasons), field="member")
+    _check_guarantor_coverage(loan)
+    loan.submitted_by = actor if actor is not None and actor.pk else None
+    loan.submitted_at = timezone.now()
+    transition(
+        loan,
+        Loan.Status.SUBMITTED,
+        actor=actor,
+        action="submitted",
+        fields=["submitted_by", "submitted_at"],
+        metadata={"savings": str(eligibility.savings), "ceiling": str(eligibility.ceiling)},
+    )
+    return loan
+
+
+def _four_eyes(loan: Loan, actor, verb: str) -> None:
+    if actor is None or not actor.pk:
+        raise FourEyesViolation(f"A loan is {verb} by a person, not by the system.", field="actor")
+    if actor.pk in {loan.created_by_id, loan.submitted_by_id}:
+        raise FourEyesViolation(
+            f"Four-eyes rule: you created or submitted loan {loan.loan_number}, so someone else must "
+            f"decide on it.",
+            field="actor",
+        )
+
+
+@transaction.atomic
+def approve_loan(*, actor, loan_id, comment: str = "") -> Loan:
+    """SUBMITTED -> APPROVED by someone other than its creator and submitter; pledges become holds."""
+    loan = locked_loan(loan_id)
+    require(actor, "loans.approve_loan", loan.branch_id)
+    _four_eyes(loan, actor, "approved")
+    expect_status(loan, Loan.Status.SUBMITTED, action="approved")
+    _check_guarantor_coverage(loan)
+    activate_guarantor_holds(loan, actor=actor)
+    loan.decided_by, loan.decided_at = actor, timezone.now()
+    loan.decision_reason = (comment or "").strip()[:255]
+    transition(
+        loan,
+        Loan.Status.APPROVED,
+        actor=actor,
+        action="approved",
+        comment=loan.decision_reason,
+        fields=["decided_by", "decided_at", "decision_reason"],
+    )
+    return loan
+
+
+@transaction.atomic
+def reject_loan(*, actor, loan_id, reason: str) -> Loan:
+    """SUBMITTED -> REJECTED with a reason (four-eyes as for approval)."""
+    reason = clean_reason(reason, what="a reason for the rejection")
+    loan = locked_loan(loan_id)
+    require(actor, "loans.approve_loan", loan.branch_id)
+    _four_eyes(loan, actor, "rejected")
+    expect_status(loan, Loan.Status.SUBMITTED, action="rejected")
+    loan.decided_by, loan.decided_at, loan.decision_reason = actor, timezone.now(), reason
+    transition(
+        loan,
+        Loan.Status.REJECTED,
+        actor=actor,
+        action="rejected",
+        comment=reason,
+        fields=["decided_by", "decided_at", "decision_reason"],
+    )
+    return loan
+
+
+@transaction.atomic
+def withdraw_application(*, actor, loan_id, reason: str) -> Loan:
+    """The applicant withdraws (DRAFT, SUBMITTED or APPROVED): guarantor holds are released."""
+    reason = clean_reason(reason, what="the applicant's reason")
+    loan = locked_loan(loan_id)
+    require(actor, "loans.change_loan", loan.branch_id)
+    expect_status(loan, Loan.Status.DRAFT, Loan.Status.SUBMITTED, Loan.Status.APPROVED, action="withdrawn")
+    release_guarantor_holds(loan, final_status=Guarantor.Status.WITHDRAWN)
+    loan.decision_reason = reason
+    transition(
+        loan,
+        Loan.Status.WITHDRAWN,
+        actor=actor,
+        action="withdrawn",
+        comment=reason,
+        fields=["decision_reason"],
+    )
+    return loan
+
+
+__all__ = [
+    "ScheduleError",
+    "approve_loan",
+    "create_application",
+    "processing_fee_for",
+    "reject_loan",
+    "submit_application",
+    "update_application",
+    "withdraw_application",
+]

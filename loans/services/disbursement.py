@@ -1,0 +1,117 @@
+"""Disbursement: one balanced entry, the loan's own LOAN account, the stored schedule."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db import transaction
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
+
+from cooperative.exceptions import ValidationFailed
+from ledger import services as ledger
+from ledger.models import Account, JournalEntry, Side
+
+from ..exceptions import InvalidTransition
+from ..models import Loan, LoanSchedule
+from ..schedule import build_schedule
+from ..selectors import loan_schedule_terms
+from ._common import ZERO, expect_status, locked_loan, require, today, transition
+from .guarantors import savings_account_of
+
+
+@transaction.atomic
+def disburse_loan(*, actor, loan_id, disbursement_date: date | None = None, first_due_date=None) -> Loan:
+    """APPROVED -> DISBURSED, exactly once (re-checked under the loan's row lock).
+
+    Posts one entry: DEBIT the loan's LOAN account with the principal; CREDIT the member's savings with
+    principal − processing fee; CREDIT fee income with the fee. Stores the schedule rows.
+    `disbursement_date` may be in the past (a loan recorded late), never in the future.
+    """
+    loan = locked_loan(loan_id)
+    require(actor, "loans.disburse_loan", loan.branch_id)
+    if loan.status == Loan.Status.DISBURSED or loan.disbursement_entry_id is not None:
+        raise InvalidTransition(f"Loan {loan.loan_number} has already been disbursed.", field="status")
+    expect_status(loan, Loan.Status.APPROVED, action="disbursed")
+    on = disbursement_date or today()
+    if on > today():
+        raise ValidationFailed("A loan cannot be disbursed on a future date.", field="disbursement_date")
+    first_due = first_due_date or loan.first_due_date
+    if first_due is not None and first_due <= on:
+        raise ValidationFailed(
+            "The first due date must be after the disbursement date.", field="first_due_date"
+        )
+    schedule = build_schedule(loan_schedule_terms(loan=loan, disbursed_on=on, first_due_on=first_due))
+
+    savings = savings_account_of(loan.member)
+    if savings is None or savings.status != Account.Status.ACTIVE:
+        raise ValidationFailed(
+            f"Member {loan.member.member_number} needs an active savings account to receive the loan.",
+            field="member",
+        )
+    account = ledger.open_account(
+        member=loan.member, account_type="LOAN", name=f"Loan {loan.loan_number} – {loan.member.full_name}"
+    )
+    fee = loan.processing_fee
+    narration = f"Disbursement of loan {loan.loan_number}"
+    lines = [
+        ledger.Line(account.pk, Side.DEBIT, loan.principal, narration),
+        ledger.Line(savings.pk, Side.CREDIT, loan.principal - fee, narration),
+    ]
+    if fee > ZERO:
+        fee_income = ledger.gl_account_id(branch_id=loan.branch_id, gl_code="FEE_INCOME")
+        lines.append(ledger.Line(fee_income, Side.CREDIT, fee, f"Processing fee, loan {loan.loan_number}"))
+    entry = ledger.post_entry(
+        kind=JournalEntry.Kind.LOAN_DISBURSEMENT,
+        lines=lines,
+        narration=narration,
+        actor=actor,
+        branch_id=loan.branch_id,
+        value_date=on,
+        idempotency_key=f"loan:{loan.pk}:disbursement",
+        metadata={"loan": str(loan.pk), "loan_number": loan.loan_number},
+    )
+    bulk_create_with_history(
+        [
+            LoanSchedule(
+                loan=loan,
+                installment_number=row.number,
+                due_date=row.due_date,
+                principal_amount=row.principal,
+                interest_amount=row.interest,
+                total_amount=row.total,
+                principal_balance=row.balance,
+            )
+            for row in schedule.installments
+        ],
+        LoanSchedule,
+        default_change_reason="disbursed",
+    )
+    loan.account = account
+    loan.disbursement_entry = entry
+    loan.disbursement_date = on
+    loan.first_due_date = schedule.installments[0].due_date
+    loan.disbursed_by = actor if actor is not None and actor.pk else None
+    loan.disbursed_at = timezone.now()
+    transition(
+        loan,
+        Loan.Status.DISBURSED,
+        actor=actor,
+        action="disbursed",
+        comment=f"{loan.principal} disbursed to savings {savings.account_number}"
+        + (f", fee {fee}" if fee else ""),
+        fields=[
+            "account",
+            "disbursement_entry",
+            "disbursement_date",
+            "first_due_date",
+            "disbursed_by",
+            "disbursed_at",
+        ],
+        metadata={
+            "entry": entry.reference,
+            "installments": len(schedule.installments),
+            "total_interest": str(schedule.total_interest),
+        },
+    )
+    return loan

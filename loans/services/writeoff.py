@@ -1,0 +1,242 @@
+"""Write-off, recovery after write-off, and recovery from guarantors.
+
+Accounting: a write-off posts DEBIT loan-loss expense, CREDIT the loan's account (principal outstanding;
+unpaid interest, fees and penalties were never recognised: cash basis). A recovery after write-off posts
+DEBIT the source (cash, bank, savings), CREDIT loan-loss expense: it reduces the loss it makes good.
+Recovery from guarantors: per guarantor, their hold is released and up to their guarantee is debited from
+their savings in one entry, allocated like a repayment on an active loan (CREDIT the loan account /
+income), or CREDIT loan-loss expense on a written-off loan.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from cooperative.exceptions import ValidationFailed
+from cooperative.money import money
+from ledger import services as ledger
+from ledger.lock_objects import accounts_for_update
+from ledger.models import JournalEntry, Side
+
+from ..exceptions import InvalidTransition, RepaymentRefused
+from ..lock_objects import guarantors_for_update
+from ..models import Guarantor, Loan
+from ..selectors import principal_outstanding, settlement_quote
+from ._common import (
+    ZERO,
+    clean_amount,
+    clean_reason,
+    expect_status,
+    locked_loan,
+    record_event,
+    require,
+    today,
+    transition,
+)
+from .guarantors import _release, savings_account_of
+from .repayments import SOURCE_GL, apply_repayment
+
+
+@transaction.atomic
+def write_off_loan(*, actor, loan_id, reason: str) -> Loan:
+    """DISBURSED -> WRITTEN_OFF: the principal outstanding goes to loan-loss expense."""
+    reason = clean_reason(reason, what="a reason for the write-off")
+    loan = locked_loan(loan_id)
+    require(actor, "loans.write_off_loan", loan.branch_id)
+    expect_status(loan, Loan.Status.DISBURSED, action="written off")
+    outstanding = principal_outstanding(loan=loan)
+    entry = None
+    if outstanding > 0:
+        entry = ledger.post_entry(
+            kind=JournalEntry.Kind.WRITE_OFF,
+            lines=[
+                ledger.Line(
+                    ledger.gl_account_id(branch_id=loan.branch_id, gl_code="LOAN_LOSS_EXPENSE"),
+                    Side.DEBIT,
+                    outstanding,
+                    f"Write-off of loan {loan.loan_number}",
+                ),
+                ledger.Line(
+                    loan.account_id, Side.CREDIT, outstanding, f"Write-off of loan {loan.loan_number}"
+                ),
+            ],
+            narration=f"Write-off of loan {loan.loan_number}: {reason}",
+            actor=actor,
+            branch_id=loan.branch_id,
+            idempotency_key=f"loan:{loan.pk}:write-off",
+            metadata={"loan": str(loan.pk)},
+        )
+    loan.written_off_at = timezone.now()
+    loan.written_off_amount = outstanding
+    loan.decision_reason = reason
+    transition(
+        loan,
+        Loan.Status.WRITTEN_OFF,
+        actor=actor,
+        action="written_off",
+        comment=reason,
+        fields=["written_off_at", "written_off_amount", "decision_reason"],
+        metadata={"amount": str(outstanding), "entry": entry.reference if entry else ""},
+    )
+    return loan
+
+
+def _recovery_room(loan: Loan) -> Decimal:
+    return loan.written_off_amount - loan.recovered_amount
+
+
+def _post_recovery(loan: Loan, *, actor, amount: Decimal, debit_account_id, narration: str) -> JournalEntry:
+    entry = ledger.post_entry(
+        kind=JournalEntry.Kind.LOAN_REPAYMENT,
+        lines=[
+            ledger.Line(debit_account_id, Side.DEBIT, amount, narration),
+            ledger.Line(
+                ledger.gl_account_id(branch_id=loan.branch_id, gl_code="LOAN_LOSS_EXPENSE"),
+                Side.CREDIT,
+                amount,
+                narration,
+            ),
+        ],
+        narration=narration,
+        actor=actor,
+        branch_id=loan.branch_id,
+        metadata={"loan": str(loan.pk), "recovery": True},
+    )
+    loan.recovered_amount += amount
+    loan._change_reason = "recovery"
+    loan.save(update_fields=["recovered_amount", "updated_at"])
+    return entry
+
+
+@transaction.atomic
+def record_recovery(*, actor, loan_id, amount, source: str = "CASH") -> JournalEntry:
+    """Money recovered on a written-off loan (up to what was written off)."""
+    amount = clean_amount(amount)
+    loan = locked_loan(loan_id)
+    require(actor, "loans.record_repayment", loan.branch_id)
+    expect_status(loan, Loan.Status.WRITTEN_OFF, action="recovered")
+    room = _recovery_room(loan)
+    if amount > room:
+        raise RepaymentRefused(
+            f"Only {room} of the {loan.written_off_amount} written off remains to recover.", field="amount"
+        )
+    source = (source or "").upper()
+    if source in SOURCE_GL:
+        debit = ledger.gl_account_id(branch_id=loan.branch_id, gl_code=SOURCE_GL[source])
+    elif source == "SAVINGS":
+        savings = savings_account_of(loan.member)
+        if savings is None:
+            raise RepaymentRefused("The member has no savings account to pay from.", field="source")
+        debit = savings.pk
+    else:
+        raise ValidationFailed("The source is CASH, BANK or SAVINGS.", field="source")
+    entry = _post_recovery(
+        loan,
+        actor=actor,
+        amount=amount,
+        debit_account_id=debit,
+        narration=f"Recovery on written-off loan {loan.loan_number}",
+    )
+    record_event(
+        loan,
+        actor=actor,
+        action="recovery",
+        from_status=loan.status,
+        comment=f"{amount} recovered ({source.lower()})",
+        metadata={"amount": str(amount), "entry": entry.reference},
+    )
+    return entry
+
+
+def _in_default(loan: Loan) -> bool:
+    if loan.status == Loan.Status.WRITTEN_OFF:
+        return True
+    return (
+        loan.status == Loan.Status.DISBURSED
+        and loan.schedule.filter(is_paid=False, due_date__lt=today()).exists()
+    )
+
+
+@transaction.atomic
+def recover_from_guarantors(*, actor, loan_id) -> list[JournalEntry]:
+    """Collect a defaulted loan from its guarantors: release each hold, debit up to the guarantee."""
+    loan = locked_loan(loan_id)
+    require(actor, "loans.recover_from_guarantors", loan.branch_id)
+    expect_status(loan, Loan.Status.DISBURSED, Loan.Status.WRITTEN_OFF, action="recovered from guarantors")
+    if not _in_default(loan):
+        raise InvalidTransition(
+            f"Loan {loan.loan_number} has nothing overdue; guarantors are called only on default.",
+            field="status",
+        )
+    entries: list[JournalEntry] = []
+    guarantors = list(
+        guarantors_for_update(loan.pk).filter(status=Guarantor.Status.ACTIVE).select_related("member")
+    )
+    if not guarantors:
+        raise InvalidTransition(f"Loan {loan.loan_number} has no active guarantees.", field="guarantors")
+    for guarantor in guarantors:
+        guarantor.refresh_from_db()
+        if guarantor.status != Guarantor.Status.ACTIVE or loan.status not in (
+            Loan.Status.DISBURSED,
+            Loan.Status.WRITTEN_OFF,
+        ):
+            continue
+        guaranteed = ZERO
+        if guarantor.hold_id is not None:
+            guaranteed = guarantor.hold.amount if guarantor.hold.status == "ACTIVE" else ZERO
+            _release(guarantor)
+        savings = savings_account_of(guarantor.member)
+        guarantor.status = Guarantor.Status.INVOKED
+        guarantor._change_reason = "guarantee invoked"
+        guarantor.save(update_fields=["status", "updated_at"])
+        if savings is None or guaranteed <= 0:
+            continue
+        free = money(max(accounts_for_update([savings.pk]).get().available_balance, ZERO))
+        if loan.status == Loan.Status.WRITTEN_OFF:
+            amount = min(guaranteed, free, _recovery_room(loan))
+            if amount <= 0:
+                continue
+            entry = _post_recovery(
+                loan,
+                actor=actor,
+                amount=amount,
+                debit_account_id=savings.pk,
+                narration=(
+                    f"Recovery from guarantor {guarantor.member.member_number}, loan {loan.loan_number}"
+                ),
+            )
+            record_event(
+                loan,
+                actor=actor,
+                action="guarantor_recovery",
+                from_status=loan.status,
+                comment=f"{amount} recovered from {guarantor.member}",
+                metadata={
+                    "member": str(guarantor.member_id),
+                    "amount": str(amount),
+                    "entry": entry.reference,
+                },
+            )
+        else:
+            amount = min(guaranteed, free, settlement_quote(loan=loan, as_of=today()).total)
+            if amount <= 0:
+                continue
+            payment = apply_repayment(
+                loan,
+                actor=actor,
+                amount=amount,
+                source="GUARANTOR",
+                debit_account_id=savings.pk,
+                payment_date=today(),
+                reference=guarantor.member.member_number,
+                comment=f"{amount} recovered from guarantor {guarantor.member}",
+            )
+            entry = payment.journal_entry
+            loan.refresh_from_db()
+        guarantor.recovered_amount += amount
+        guarantor.save(update_fields=["recovered_amount", "updated_at"])
+        entries.append(entry)
+    return entries
