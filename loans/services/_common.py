@@ -41,9 +41,9 @@ def locked_loan(loan_id) -> Loan:
 
 def expect_status(loan: Loan, *allowed: str, action: str) -> None:
     if loan.status not in allowed:
-        names = " or ".join(Loan.Status(s).label.lower() for s in allowed)
+        names = ", ".join(s.lower().replace("_", " ") for s in allowed)
         raise InvalidTransition(
-            f"Loan {loan.loan_number} is {loan.get_status_display().lower()}; only a {names} loan "
+            f"Loan {loan.loan_number} is {loan.get_status_display().lower()}; only {names} loans "
             f"can be {action}.",
             field="status",
         )

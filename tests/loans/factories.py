@@ -32,7 +32,9 @@ class LoanProductFactory(DjangoModelFactory):
     processing_fee_value = D("0")
 
 
-def make_member(branch, *, savings: Decimal | str = "0", shares: Decimal | str = "0", months: int = 24, **fields):
+def make_member(
+    branch, *, savings: Decimal | str = "0", shares: Decimal | str = "0", months: int = 24, **fields
+):
     """An ACTIVE member who joined `months` ago, with a savings (and shares) account funded by cash."""
     member = MemberFactory(branch=branch, join_date=date.today() - timedelta(days=31 * months), **fields)
     account = ledger.open_account(member=member, account_type=AccountType.SAVINGS)
