@@ -108,3 +108,11 @@ def clean_amount(value, *, field: str = "amount") -> Decimal:
 
 def today():
     return timezone.localdate()
+
+
+def gl_id(*, branch_id, gl_code: str):
+    """The branch's internal GL account id (created on first use). Looked up each time rather than
+    cached per process, so a rolled-back or restored database never leaves a dangling id."""
+    from ledger.services import ensure_gl_account
+
+    return ensure_gl_account(branch_id=branch_id, gl_code=gl_code).pk

@@ -16,7 +16,7 @@ from ..exceptions import InvalidTransition
 from ..models import Loan, LoanSchedule
 from ..schedule import build_schedule
 from ..selectors import loan_schedule_terms
-from ._common import ZERO, expect_status, locked_loan, require, today, transition
+from ._common import ZERO, expect_status, gl_id, locked_loan, require, today, transition
 from .guarantors import savings_account_of
 
 
@@ -59,7 +59,7 @@ def disburse_loan(*, actor, loan_id, disbursement_date: date | None = None, firs
         ledger.Line(savings.pk, Side.CREDIT, loan.principal - fee, narration),
     ]
     if fee > ZERO:
-        fee_income = ledger.gl_account_id(branch_id=loan.branch_id, gl_code="FEE_INCOME")
+        fee_income = gl_id(branch_id=loan.branch_id, gl_code="FEE_INCOME")
         lines.append(ledger.Line(fee_income, Side.CREDIT, fee, f"Processing fee, loan {loan.loan_number}"))
     entry = ledger.post_entry(
         kind=JournalEntry.Kind.LOAN_DISBURSEMENT,

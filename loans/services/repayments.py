@@ -33,7 +33,17 @@ from ..exceptions import LoanClosed, RepaymentRefused
 from ..lock_objects import payment_for_update, schedule_for_update
 from ..models import Guarantor, Loan, LoanPayment, LoanProduct, LoanSchedule
 from ..selectors import COMPONENTS, quote_from_rows, row_outstanding
-from ._common import ZERO, clean_amount, clean_reason, locked_loan, record_event, require, today, transition
+from ._common import (
+    ZERO,
+    clean_amount,
+    clean_reason,
+    gl_id,
+    locked_loan,
+    record_event,
+    require,
+    today,
+    transition,
+)
 from .guarantors import (
     reactivate_released_guarantees,
     release_guarantor_holds,
@@ -158,12 +168,12 @@ def _save_rows(rows: list[LoanSchedule], reason: str) -> None:
 
 def _source_account(loan: Loan, source: str, gateway: str):
     if source in SOURCE_GL:
-        return ledger.gl_account_id(branch_id=loan.branch_id, gl_code=SOURCE_GL[source])
+        return gl_id(branch_id=loan.branch_id, gl_code=SOURCE_GL[source])
     if source == "GATEWAY":
         gl_code = GATEWAY_GL.get((gateway or "paystack").lower())
         if gl_code is None:
             raise ValidationFailed("The gateway is paystack or flutterwave.", field="gateway")
-        return ledger.gl_account_id(branch_id=loan.branch_id, gl_code=gl_code)
+        return gl_id(branch_id=loan.branch_id, gl_code=gl_code)
     if source in ("SAVINGS", "AUTO_DEBIT"):
         savings = savings_account_of(loan.member)
         if savings is None:
@@ -241,7 +251,7 @@ def apply_repayment(
         if portions[component] > 0:
             lines.append(
                 ledger.Line(
-                    ledger.gl_account_id(branch_id=loan.branch_id, gl_code=gl_code),
+                    gl_id(branch_id=loan.branch_id, gl_code=gl_code),
                     Side.CREDIT,
                     portions[component],
                     f"{narration}: {component}",

@@ -30,6 +30,7 @@ from ._common import (
     clean_amount,
     clean_reason,
     expect_status,
+    gl_id,
     locked_loan,
     record_event,
     require,
@@ -54,7 +55,7 @@ def write_off_loan(*, actor, loan_id, reason: str) -> Loan:
             kind=JournalEntry.Kind.WRITE_OFF,
             lines=[
                 ledger.Line(
-                    ledger.gl_account_id(branch_id=loan.branch_id, gl_code="LOAN_LOSS_EXPENSE"),
+                    gl_id(branch_id=loan.branch_id, gl_code="LOAN_LOSS_EXPENSE"),
                     Side.DEBIT,
                     outstanding,
                     f"Write-off of loan {loan.loan_number}",
@@ -94,7 +95,7 @@ def _post_recovery(loan: Loan, *, actor, amount: Decimal, debit_account_id, narr
         lines=[
             ledger.Line(debit_account_id, Side.DEBIT, amount, narration),
             ledger.Line(
-                ledger.gl_account_id(branch_id=loan.branch_id, gl_code="LOAN_LOSS_EXPENSE"),
+                gl_id(branch_id=loan.branch_id, gl_code="LOAN_LOSS_EXPENSE"),
                 Side.CREDIT,
                 amount,
                 narration,
@@ -125,7 +126,7 @@ def record_recovery(*, actor, loan_id, amount, source: str = "CASH") -> JournalE
         )
     source = (source or "").upper()
     if source in SOURCE_GL:
-        debit = ledger.gl_account_id(branch_id=loan.branch_id, gl_code=SOURCE_GL[source])
+        debit = gl_id(branch_id=loan.branch_id, gl_code=SOURCE_GL[source])
     elif source == "SAVINGS":
         savings = savings_account_of(loan.member)
         if savings is None:
