@@ -178,22 +178,28 @@ def recover_from_guarantors(*, actor, loan_id) -> list[JournalEntry]:
     )
     if not guarantors:
         raise InvalidTransition(f"Loan {loan.loan_number} has no active guarantees.", field="guarantors")
+    # The guarantees as they stand at default: release every hold first, then collect from each.
+    called = []
     for guarantor in guarantors:
-        guarantor.refresh_from_db()
-        if guarantor.status != Guarantor.Status.ACTIVE or loan.status not in (
-            Loan.Status.DISBURSED,
-            Loan.Status.WRITTEN_OFF,
-        ):
-            continue
         guaranteed = ZERO
         if guarantor.hold_id is not None:
             guaranteed = guarantor.hold.amount if guarantor.hold.status == "ACTIVE" else ZERO
             _release(guarantor)
-        savings = savings_account_of(guarantor.member)
         guarantor.status = Guarantor.Status.INVOKED
         guarantor._change_reason = "guarantee invoked"
         guarantor.save(update_fields=["status", "updated_at"])
-        if savings is None or guaranteed <= 0:
+        called.append((guarantor, guaranteed))
+    for guarantor, guaranteed in called:
+        savings = savings_account_of(guarantor.member)
+        if (
+            savings is None
+            or guaranteed <= 0
+            or loan.status
+            not in (
+                Loan.Status.DISBURSED,
+                Loan.Status.WRITTEN_OFF,
+            )
+        ):
             continue
         free = money(max(accounts_for_update([savings.pk]).get().available_balance, ZERO))
         if loan.status == Loan.Status.WRITTEN_OFF:
