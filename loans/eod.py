@@ -97,13 +97,21 @@ def _process_day(day: date) -> dict | None:
                 run = EndOfDayRun.objects.create(date=day)
         except IntegrityError:
             return None
-        loans = _lock_active_loans()
-        auto = _auto_debit(day)
-        overdue = _mark_overdue(day)
-        penalties = _charge_penalties(day)
-        in_arrears = _update_arrears(day)
-        _classify()
-        snapshots = _snapshot(day)
+        steps: dict[str, float] = {}
+
+        def step(name, fn, *args):
+            began = time.perf_counter()
+            result = fn(*args)
+            steps[name] = round(time.perf_counter() - began, 3)
+            return result
+
+        loans = step("lock", _lock_active_loans)
+        auto = step("auto_debit", _auto_debit, day)
+        overdue = step("overdue", _mark_overdue, day)
+        penalties = step("penalties", _charge_penalties, day)
+        in_arrears = step("arrears", _update_arrears, day)
+        step("classify", _classify)
+        snapshots = step("snapshot", _snapshot, day)
         stats = {
             "date": day.isoformat(),
             "active_loans": loans,
@@ -117,6 +125,7 @@ def _process_day(day: date) -> dict | None:
             "by_bucket": snapshots["by_bucket"],
             "snapshots": snapshots["rows"],
             "seconds": round(time.perf_counter() - started, 3),
+            "step_seconds": steps,
         }
         run.stats = stats
         run.finished_at = timezone.now()

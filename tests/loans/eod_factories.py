@@ -45,14 +45,16 @@ def make_active_loan(
 ) -> Loan:
     """A disbursed loan with `installments` = [(due date, principal, interest), ...]."""
     member = member or make_member(branch)
-    saving = make_account(branch, member=member, balance=savings)
+    make_account(branch, member=member, balance=savings)
     principal = sum((Decimal(p) for _, p, _ in installments), Decimal("0.00"))
     account = ledger.open_account(member=member, account_type="LOAN")
     entry = ledger.post_entry(
         kind=JournalEntry.Kind.LOAN_DISBURSEMENT,
         lines=[
             ledger.Line(account.pk, Side.DEBIT, principal, "Loan principal"),
-            ledger.Line(saving.pk, Side.CREDIT, principal, "Loan proceeds"),
+            ledger.Line(
+                ledger.gl_account_id(branch_id=branch.pk, gl_code="BANK"), Side.CREDIT, principal, "Paid out"
+            ),
         ],
         narration="Loan disbursement (test)",
         branch_id=branch.pk,
