@@ -5,3 +5,8 @@ class LoansConfig(AppConfig):
     name = "loans"
     verbose_name = "Loans"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from .dashboard import register_dashboard_widgets  # noqa: PLC0415 - the admin's widgets (L3)
+
+        register_dashboard_widgets()

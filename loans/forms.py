@@ -137,13 +137,16 @@ class LoanApplicationForm(forms.Form):
 
     def __init__(self, *args, members, products, admin_site, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["member"].queryset = members
-        self.fields["product"].queryset = products
-        self.fields["member"].widget = AutocompleteSelect(
-            Loan._meta.get_field("member"),
-            admin_site,
-            attrs={"data-loans-member": "1", "style": "width: 28em"},
+        self.fields["member"] = forms.ModelChoiceField(
+            queryset=members,
+            widget=AutocompleteSelect(
+                Loan._meta.get_field("member"),
+                admin_site,
+                attrs={"data-loans-member": "1", "style": "width: 28em"},
+            ),
+            help_text=self.fields["member"].help_text,
         )
+        self.fields["product"].queryset = products
         self.fields["product"].widget.attrs["data-loans-product"] = "1"
         self.fields["principal"].widget.attrs["data-loans-principal"] = "1"
         self.fields["term"].widget.attrs["data-loans-term"] = "1"
@@ -201,9 +204,12 @@ class GuarantorForm(forms.Form):
 
     def __init__(self, *args, members, admin_site, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["guarantor"].queryset = members
-        self.fields["guarantor"].widget = AutocompleteSelect(
-            Loan._meta.get_field("member"), admin_site, attrs={"style": "width: 28em"}
+        self.fields["guarantor"] = forms.ModelChoiceField(
+            queryset=members,
+            label="Guarantor (member)",
+            widget=AutocompleteSelect(
+                Loan._meta.get_field("member"), admin_site, attrs={"style": "width: 28em"}
+            ),
         )
 
 

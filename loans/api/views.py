@@ -450,7 +450,7 @@ class LoanGuarantorsView(APIView):
 
     def get_permissions(self):
         if self.request is not None and self.request.method == "POST":
-            return [DefaultApiPermission(), HasPerm.of("loans.change_loan")()]
+            return [DefaultApiPermission(), HasPerm.of("loans.add_guarantor")()]
         return [DefaultApiPermission(), HasPerm.of("loans.view_loan")()]
 
     @extend_schema(
