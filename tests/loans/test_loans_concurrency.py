@@ -1,0 +1,192 @@
+"""PostgreSQL-only: the loan money paths under real concurrency (threads, one connection each)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.db.models import Sum
+
+from cooperative.exceptions import DomainError
+from cooperative.models import User
+from ledger.models import Account, JournalEntry
+from ledger.selectors import ledger_discrepancies
+from loans import services
+from loans.models import Guarantor, Loan, LoanPayment, LoanSchedule
+from tests.loans.factories import make_loan, make_member
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+D = Decimal
+CLEAN = {"balances": [], "unbalanced_entries": [], "entries_without_legs": [], "system_total": []}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _restore_roles_for_later_modules(django_db_blocker):
+    yield
+    with django_db_blocker.unblock():
+        call_command("bootstrap_roles", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def _roles(transactional_db):
+    call_command("bootstrap_roles", verbosity=0)
+
+
+def run_threads(tasks) -> list:
+    """Start every task at the same moment on its own thread and connection; return what each did
+    (its result, or the DomainError it raised)."""
+    barrier = threading.Barrier(len(tasks))
+    results: list = [None] * len(tasks)
+    failures: list[BaseException] = []
+
+    def work(index, task):
+        try:
+            barrier.wait()
+            results[index] = task()
+        except DomainError as exc:
+            results[index] = exc
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(i, task)) for i, task in enumerate(tasks)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return results
+
+
+def fresh(user):
+    return User.objects.get(pk=user.pk)
+
+
+def test_simultaneous_approve_and_disbursements_disburse_exactly_once(
+    make_staff, branch, officer, product, borrower
+):
+    # given a submitted loan and two managers
+    loan = make_loan(member=borrower, product=product, officer=officer, status=Loan.Status.SUBMITTED)
+    approver = make_staff("MANAGER", branch, email="approver@test.ng")
+    disburser = make_staff("MANAGER", branch, email="disburser@test.ng")
+
+    def approve():
+        return services.approve_loan(actor=fresh(approver), loan_id=loan.pk)
+
+    def disburse():
+        # a teller pressing "disburse" until the approval lands, as impatient people do
+        for _ in range(50):
+            try:
+                return services.disburse_loan(actor=fresh(disburser), loan_id=loan.pk)
+            except DomainError as exc:
+                if "already been disbursed" in exc.message:
+                    raise
+                time.sleep(0.01)
+        return None
+
+    # when one approval and five disbursements race
+    results = run_threads([approve, *[disburse] * 5])
+
+    # then the loan was disbursed exactly once, with one entry and one schedule
+    successes = [r for r in results[1:] if isinstance(r, Loan)]
+    assert len(successes) == 1
+    assert all("already been disbursed" in r.message for r in results[1:] if isinstance(r, DomainError))
+    assert Loan.objects.get(pk=loan.pk).status == Loan.Status.DISBURSED
+    assert JournalEntry.objects.filter(kind=JournalEntry.Kind.LOAN_DISBURSEMENT).count() == 1
+    assert LoanSchedule.objects.filter(loan=loan).count() == 12
+    assert Account.objects.filter(member=borrower, type="LOAN").count() == 1
+    assert ledger_discrepancies() == CLEAN
+
+
+def test_simultaneous_pledges_never_over_commit_one_guarantor(branch, officer, product):
+    # given a guarantor with 50,000 savings and ten applications that each want 10,000 of it
+    guarantor = make_member(branch, savings="50000.00")
+    loans = [
+        make_loan(
+            member=make_member(branch, savings="100000.00"),
+            product=product,
+            officer=officer,
+            status=Loan.Status.DRAFT,
+        )
+        for _ in range(10)
+    ]
+
+    def pledge(loan):
+        return lambda: services.add_guarantor(
+            actor=fresh(officer), loan_id=loan.pk, guarantor_member=guarantor, amount=D("10000.00")
+        )
+
+    # when all ten pledges arrive at once
+    results = run_threads([pledge(loan) for loan in loans])
+
+    # then exactly five are accepted and the rest are refused as over-committing
+    assert sum(isinstance(r, Guarantor) for r in results) == 5
+    assert {r.title for r in results if isinstance(r, DomainError)} == {"Guarantor over-committed"}
+    pledged = Guarantor.objects.filter(member=guarantor).aggregate(total=Sum("pledged_amount"))["total"]
+    assert pledged == D("50000.00")
+
+
+def test_simultaneous_approvals_hold_no_more_than_the_guarantor_has(make_staff, branch, officer, product):
+    # given two submitted loans, each guaranteed with 30,000 of a guarantor's 60,000
+    guarantor = make_member(branch, savings="60000.00")
+    loans = [
+        make_loan(
+            member=make_member(branch, savings="100000.00"),
+            product=product,
+            officer=officer,
+            status=Loan.Status.SUBMITTED,
+            guarantors=[(guarantor, "30000")],
+        )
+        for _ in range(2)
+    ]
+    manager = make_staff("MANAGER", branch, email="m@test.ng")
+    # and the guarantor takes 20,000 out at the same time as both approvals
+    from ledger import services as ledger
+
+    savings = Account.objects.get(member=guarantor, type="SAVINGS")
+    results = run_threads(
+        [
+            *[
+                lambda loan=loan: services.approve_loan(actor=fresh(manager), loan_id=loan.pk)
+                for loan in loans
+            ],
+            lambda: ledger.withdraw(account_id=savings.pk, amount=D("20000.00")),
+        ]
+    )
+    # then the holds never exceed the savings
+    savings.refresh_from_db()
+    assert savings.held_amount <= savings.balance
+    approved = sum(isinstance(r, Loan) for r in results[:2])
+    assert savings.held_amount == D("30000.00") * approved
+
+
+def test_concurrent_repayments_lose_no_update_on_the_schedule(
+    branch, officer, manager, teller, product, borrower
+):
+    # given an active 100,000 loan
+    loan = make_loan(member=borrower, product=product, officer=officer, manager=manager)
+
+    def pay():
+        return services.record_repayment(
+            actor=fresh(teller), loan_id=loan.pk, amount=D("1500.00"), source="CASH"
+        )
+
+    # when ten tellers take 1,500 each at the same moment
+    results = run_threads([pay] * 10)
+
+    # then all ten are on the schedule: 15,000 paid, principal outstanding matches the loan account
+    assert all(isinstance(r, LoanPayment) for r in results)
+    rows = LoanSchedule.objects.filter(loan=loan)
+    assert sum(r.paid_amount for r in rows) == D("15000.00")
+    principal_paid = sum(r.principal_paid for r in rows)
+    assert (
+        Account.objects.get(pk=Loan.objects.get(pk=loan.pk).account_id).balance
+        == D("100000.00") - principal_paid
+    )
+    assert ledger_discrepancies() == CLEAN
