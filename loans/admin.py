@@ -30,7 +30,7 @@ from cooperative.permissions import scope_queryset
 from ledger.models import Hold
 from members.models import Member
 
-from .api.exports import available_reports, export_detail, export_response, run_report
+from .api.exports import available_reports, display_rows, export_detail, export_response, run_report
 from .forms import (
     CommentForm,
     DisburseForm,
@@ -997,6 +997,7 @@ class LoanAdmin(ScopedHistoryAdmin):
             "Loan portfolio reports",
             form=form,
             table=table,
+            table_rows=display_rows(table) if table is not None else [],
             no_reports=not reports,
             changelist_url=reverse("admin:loans_loan_changelist"),
         )

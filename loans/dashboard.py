@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from datetime import timedelta
 
 from django.urls import reverse
@@ -65,29 +64,14 @@ def loans_due_this_week(request) -> dict:
 
 
 def par30(request) -> dict:
-    """Portfolio at risk (30+ days) from loans.reports.par, branch scoped by the user."""
-    try:
-        from loans.reports import par
-    except ImportError:
-        return {"items": [], "empty": "The portfolio report is not available yet."}
-    result = par(user=request.user, days=30) if "user" in inspect.signature(par).parameters else par(days=30)
+    """Portfolio at risk (more than 30 days past due) of my branches, from loans.reports.par."""
+    from loans.reports import par
+
     items = []
-    if isinstance(result, dict):
-        for key in ("ratio", "percent", "par_percent", "at_risk", "outstanding", "loans_at_risk"):
-            if key in result and result[key] is not None:
-                value = result[key]
-                label = key.replace("_", " ").capitalize()
-                items.append(
-                    {"label": label, "count": f"{value:,.2f}" if hasattr(value, "quantize") else value}
-                )
-    else:
-        for key in ("ratio", "percent", "at_risk", "outstanding", "loan_count"):
-            value = getattr(result, key, None)
-            if value is not None:
-                label = key.replace("_", " ").capitalize()
-                items.append(
-                    {"label": label, "count": f"{value:,.2f}" if hasattr(value, "quantize") else value}
-                )
+    for days in (30,):
+        ratio = par(user=request.user, days=days)
+        if ratio is not None:
+            items.append({"label": f"PAR{days}: share of the portfolio at risk", "count": f"{ratio}%"})
     if request.user.has_perm("loans.view_loan_reports"):
         items.append({"label": "Loan portfolio reports", "url": reverse("admin:loans_loan_reports")})
     return {"items": items, "empty": "No active loans."}

@@ -392,3 +392,22 @@ class LoanEventSerializer(serializers.ModelSerializer):
         model = LoanEvent
         fields = ("at", "actor", "action", "from_status", "to_status", "comment")
         read_only_fields = fields
+
+
+class ReportColumnSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    kind = serializers.CharField(help_text="text, int, money or percent.")
+
+
+class LoanReportSerializer(serializers.Serializer):
+    report = serializers.CharField()
+    title = serializers.CharField()
+    subtitle = serializers.CharField()
+    scope = serializers.CharField(help_text="The branches the figures cover.")
+    columns = ReportColumnSerializer(many=True)
+    rows = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField(allow_null=True)),
+        help_text="One object per row, keyed by column key; numbers and amounts as strings.",
+    )
+    totals = serializers.DictField(child=serializers.CharField(allow_null=True), allow_null=True)

@@ -20,7 +20,6 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
-    inline_serializer,
 )
 from rest_framework import filters, generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -40,7 +39,14 @@ from ledger.api.statement_views import CSVRenderer, XLSXRenderer
 
 from ..forms import PreviewError, preview_schedule
 from ..models import Guarantor, Loan, LoanPayment, LoanProduct, LoanSchedule
-from .exports import REPORT_FORMATS, available_reports, export_detail, export_response, run_report
+from .exports import (
+    REPORT_FORMATS,
+    available_reports,
+    export_detail,
+    export_response,
+    report_json,
+    run_report,
+)
 from .filters import LoanFilter, LoanProductFilter
 from .serializers import (
     CommentInputSerializer,
@@ -51,6 +57,7 @@ from .serializers import (
     LoanCreateSerializer,
     LoanDetailSerializer,
     LoanProductSerializer,
+    LoanReportSerializer,
     LoanSerializer,
     ReasonInputSerializer,
     RepaymentInputSerializer,
@@ -537,9 +544,12 @@ class LoanReportView(APIView):
 
     @extend_schema(
         summary="A loan portfolio report",
-        description="Branch scoped. `format=json` (default) answers {report, title, columns, rows}; "
-        "`csv` and `xlsx` download a file. Periods: `date_from`/`date_to`; point-in-time reports use "
-        "`date_to` (or `date`) as the 'as of' date. Each download is audited (EXPORT).",
+        description="Branch scoped; needs `loans.view_loan_reports`. Names: portfolio_summary, "
+        "arrears_aging, par, provisioning, disbursements_repayments. `format=json` (default) answers the "
+        "columns (key, label, kind) and rows keyed by column, amounts as strings; `csv` and `xlsx` "
+        "download a file (formula-like text escaped). Periods: `date_from`/`date_to` (default 1 January "
+        "through today); provisioning uses `date_to` (or `date`) as its 'as of' date (default: the latest "
+        "end of day). Each request is audited (EXPORT).",
         parameters=[
             OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Report name."),
             OpenApiParameter("format", OpenApiTypes.STR, OpenApiParameter.QUERY, enum=list(REPORT_FORMATS)),
@@ -548,15 +558,7 @@ class LoanReportView(APIView):
             OpenApiParameter("date", OpenApiTypes.DATE, OpenApiParameter.QUERY),
         ],
         responses={
-            (200, "application/json"): inline_serializer(
-                "LoanReport",
-                fields={
-                    "report": serializers.CharField(),
-                    "title": serializers.CharField(),
-                    "columns": serializers.ListField(child=serializers.CharField()),
-                    "rows": serializers.ListField(child=serializers.ListField(child=serializers.CharField())),
-                },
-            ),
+            (200, "application/json"): LoanReportSerializer,
             (200, "text/csv"): OpenApiTypes.BINARY,
             (
                 200,
@@ -580,18 +582,11 @@ class LoanReportView(APIView):
         date_to = _date_param(request, "date_to") or _date_param(request, "date")
         if date_from and date_to and date_from > date_to:
             raise ValidationError({"date_to": ["The end date is before the start date."]})
-        table = run_report(name, user=request.user, date_from=date_from, date_to=date_to)
-        record_event(AuditLog.Event.EXPORT, request=request, detail=export_detail(table, fmt))
+        report = run_report(name, user=request.user, date_from=date_from, date_to=date_to)
+        record_event(AuditLog.Event.EXPORT, request=request, detail=export_detail(report, fmt))
         if fmt == "json":
-            return Response(
-                {
-                    "report": name,
-                    "title": table.title,
-                    "columns": table.columns,
-                    "rows": [[_cell(v) for v in row] for row in table.rows],
-                }
-            )
-        return export_response(table, fmt)
+            return Response(report_json(report))
+        return export_response(report, fmt)
 
     def perform_content_negotiation(self, request, force=False):
         try:
@@ -599,11 +594,3 @@ class LoanReportView(APIView):
         except (NotFound, Http404):
             # An unknown ?format= is answered by `get` with a 400 naming the field, not a 404.
             return JSONRenderer(), JSONRenderer.media_type
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return f"{value:.2f}"
-    return str(value)
