@@ -24,7 +24,7 @@ def ledger_discrepancies(*, limit: int = 20) -> dict[str, list]:
     """Set-based checks behind `verify_ledger`: every cached balance equals its legs, every entry
     balances, every leg's balance_after chain ends at the cached balance, and all legs sum to zero."""
     from django.db.models import Case, DecimalField, F, Value, When
-    from django.db.models.functions import Coalesce
+    from django.db.models.functions import Coalesce, Round
 
     from .models import JournalEntry, Side, Transaction
 
@@ -36,7 +36,8 @@ def ledger_discrepancies(*, limit: int = 20) -> dict[str, list]:
     )
     leg_sums = (
         Transaction.objects.values("account_id")
-        .annotate(total=Coalesce(Sum(signed), zero))
+        # Round: SQLite adds decimals as floats, so a zero balance could come back as 3.6e-12.
+        .annotate(total=Round(Coalesce(Sum(signed), zero), 2))
         .values("account_id", "total")
     )
     by_account = {row["account_id"]: row["total"] for row in leg_sums}
@@ -53,12 +54,14 @@ def ledger_discrepancies(*, limit: int = 20) -> dict[str, list]:
     credit = Sum(Case(When(type=Side.CREDIT, then=F("amount")), default=zero))
     unbalanced = list(
         Transaction.objects.values("entry_id")
-        .annotate(debits=Coalesce(debit, zero), credits=Coalesce(credit, zero))
+        .annotate(debits=Round(Coalesce(debit, zero), 2), credits=Round(Coalesce(credit, zero), 2))
         .exclude(debits=F("credits"))
         .values_list("entry__reference", "debits", "credits")[:limit]
     )
     legless = list(JournalEntry.objects.filter(legs__isnull=True).values_list("reference", flat=True)[:limit])
-    totals = Transaction.objects.aggregate(debits=Coalesce(debit, zero), credits=Coalesce(credit, zero))
+    totals = Transaction.objects.aggregate(
+        debits=Round(Coalesce(debit, zero), 2), credits=Round(Coalesce(credit, zero), 2)
+    )
     return {
         "balances": bad_balances,
         "unbalanced_entries": [
