@@ -10,3 +10,9 @@ class LoansConfig(AppConfig):
         from .dashboard import register_dashboard_widgets  # noqa: PLC0415 - the admin's widgets (L3)
 
         register_dashboard_widgets()
+
+        from cooperative import demo
+
+        from . import demo as loans_demo
+
+        demo.register(loans_demo.seed, order=40)

@@ -1,0 +1,190 @@
+"""Demo loans for `seed_demo`: two products and a loan in every state, all through the real services
+(so `verify_ledger` passes and every loan has its timeline). Overdue loans come from back-dated
+disbursements. Idempotent: once the demo loans exist, a second run adds nothing.
+
+Runs after the ledger demo (order 30), which gives the Main Branch members their savings.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import ROUND_DOWN, Decimal
+
+from django.utils import timezone
+
+from cooperative.exceptions import DomainError
+
+from . import services
+from .models import Loan, LoanProduct
+from .selectors import settlement_quote
+
+STANDARD = "Standard loan"
+EMERGENCY = "Emergency loan"
+DEMO_PURPOSE = "Demo: "
+
+
+def _products() -> tuple[LoanProduct, LoanProduct]:
+    standard, _ = LoanProduct.objects.get_or_create(
+        name=STANDARD,
+        defaults={
+            "description": "Monthly reducing-balance loan up to twice the member's savings, one guarantor "
+            "covering half of it.",
+            "interest_rate": Decimal("18.0000"),
+            "min_amount": Decimal("20000.00"),
+            "max_amount": Decimal("5000000.00"),
+            "min_term": 3,
+            "max_term": 24,
+            "calculation_method": "reducing_balance",
+            "processing_fee_type": LoanProduct.FeeType.PERCENT,
+            "processing_fee_value": Decimal("1.0000"),
+            "penalty_rate": Decimal("2.0000"),
+            "penalty_grace_days": 5,
+            "savings_multiple": Decimal("2.00"),
+            "max_active_loans": 1,
+            "required_guarantors": 1,
+            "guarantor_coverage_percent": Decimal("50.00"),
+            "overpayment_policy": LoanProduct.Overpayment.REDUCE_TERM,
+        },
+    )
+    emergency, _ = LoanProduct.objects.get_or_create(
+        name=EMERGENCY,
+        defaults={
+            "description": "Small flat-rate loan for emergencies (medical bills, school fees), paid back "
+            "within six months.",
+            "interest_rate": Decimal("24.0000"),
+            "min_amount": Decimal("5000.00"),
+            "max_amount": Decimal("200000.00"),
+            "min_term": 1,
+            "max_term": 6,
+            "calculation_method": "flat_rate",
+            "processing_fee_type": LoanProduct.FeeType.FLAT,
+            "processing_fee_value": Decimal("500.0000"),
+            "penalty_rate": Decimal("1.0000"),
+            "penalty_frequency": LoanProduct.PenaltyFrequency.PER_MONTH,
+            "max_active_loans": 1,
+            "overpayment_policy": LoanProduct.Overpayment.REFUSE,
+        },
+    )
+    return standard, emergency
+
+
+def _savings(member) -> Decimal:
+    from ledger.models import Account, AccountType
+
+    account = Account.objects.filter(member=member, type=AccountType.SAVINGS, status="ACTIVE").first()
+    return account.available_balance if account else Decimal("0.00")
+
+
+def _thousands(value: Decimal) -> Decimal:
+    return (value / 1000).quantize(Decimal("1"), rounding=ROUND_DOWN) * 1000
+
+
+# (status, product, term, days since disbursement, installments paid on their due dates, purpose)
+PLAN = [
+    (Loan.Status.DRAFT, EMERGENCY, 3, None, 0, "School fees"),
+    (Loan.Status.SUBMITTED, STANDARD, 12, None, 0, "Shop stock"),
+    (Loan.Status.APPROVED, EMERGENCY, 4, None, 0, "Medical bill"),
+    (Loan.Status.REJECTED, EMERGENCY, 6, None, 0, "Wedding"),
+    (Loan.Status.WITHDRAWN, EMERGENCY, 3, None, 0, "Rent"),
+    (Loan.Status.DISBURSED, STANDARD, 12, 40, 1, "Sewing machines"),
+    (Loan.Status.DISBURSED, EMERGENCY, 6, 100, 1, "Farm inputs (overdue)"),
+    (Loan.Status.DISBURSED, STANDARD, 12, 130, 0, "Tricycle (overdue)"),
+    (Loan.Status.CLOSED, EMERGENCY, 3, 70, 2, "Generator"),
+    (Loan.Status.WRITTEN_OFF, EMERGENCY, 6, 240, 0, "Poultry"),
+]
+
+
+def seed(*, branch, other_branch, staff, stdout, **_ignored) -> None:
+    standard, emergency = _products()
+    if Loan.objects.filter(branch=branch, purpose__startswith=DEMO_PURPOSE).exists():
+        stdout.write("Loans demo: nothing to add.")
+        return
+    officer, manager, teller = staff.get("LOAN_OFFICER"), staff.get("MANAGER"), staff.get("TELLER")
+    member_model = Loan._meta.get_field("member").remote_field.model
+    members = list(
+        member_model._default_manager.filter(branch=branch, status="ACTIVE", accounts__type="SAVINGS")
+        .distinct()
+        .order_by("member_number")
+    )
+    if len(members) < 3:
+        stdout.write("Loans demo: not enough members with savings; run the ledger demo first.")
+        return
+    products = {STANDARD: standard, EMERGENCY: emergency}
+    today = timezone.localdate()
+    made = 0
+    for index, (status, product_name, term, days_ago, paid, purpose) in enumerate(PLAN):
+        borrower = members[index % len(members)]
+        product = products[product_name]
+        try:
+            _make(
+                status=status,
+                product=product,
+                borrower=borrower,
+                members=members,
+                term=term,
+                disbursed_on=today - timedelta(days=days_ago) if days_ago else None,
+                paid=paid,
+                purpose=DEMO_PURPOSE + purpose,
+                officer=officer,
+                manager=manager,
+                teller=teller,
+            )
+            made += 1
+        except DomainError as exc:
+            stdout.write(f"Loans demo: skipped a {status.lower()} loan for {borrower}: {exc}")
+    stdout.write(f"Loans demo: 2 products, {made} loans in every state (some overdue).")
+
+
+def _make(*, status, product, borrower, members, term, disbursed_on, paid, purpose, officer, manager, teller):
+    savings = _savings(borrower)
+    if product.savings_multiple:
+        principal = _thousands(min(savings * product.savings_multiple, Decimal("300000")))
+    else:
+        principal = _thousands(min(max(savings / 2, Decimal("20000")), Decimal("150000")))
+    principal = max(principal, product.min_amount)
+    loan = services.create_application(
+        actor=officer, member=borrower, product=product, principal=principal, term=term, purpose=purpose
+    )
+    if product.required_guarantors:
+        pledge = (principal * product.guarantor_coverage_percent / 100).quantize(Decimal("0.01"))
+        guarantor = max((m for m in members if m.pk != borrower.pk), key=lambda m: _savings(m), default=None)
+        if guarantor is not None:
+            services.add_guarantor(actor=officer, loan_id=loan.pk, guarantor_member=guarantor, amount=pledge)
+    if status == Loan.Status.DRAFT:
+        return loan
+    if status == Loan.Status.WITHDRAWN:
+        return services.withdraw_application(
+            actor=officer, loan_id=loan.pk, reason="Member found other funds"
+        )
+    services.submit_application(actor=officer, loan_id=loan.pk)
+    if status == Loan.Status.SUBMITTED:
+        return loan
+    if status == Loan.Status.REJECTED:
+        return services.reject_loan(actor=manager, loan_id=loan.pk, reason="Repayment capacity too low")
+    services.approve_loan(actor=manager, loan_id=loan.pk, comment="Good savings record")
+    if status == Loan.Status.APPROVED:
+        return loan
+    loan = services.disburse_loan(actor=manager, loan_id=loan.pk, disbursement_date=disbursed_on)
+    for row in loan.schedule.order_by("installment_number")[:paid]:
+        services.record_repayment(
+            actor=teller,
+            loan_id=loan.pk,
+            amount=row.total_amount,
+            source="CASH",
+            payment_date=row.due_date,
+            idempotency_key=f"demo:{loan.loan_number}:{row.installment_number}",
+        )
+    if status == Loan.Status.CLOSED:
+        quote = settlement_quote(loan=loan, as_of=timezone.localdate())
+        services.record_repayment(
+            actor=teller,
+            loan_id=loan.pk,
+            amount=quote.total,
+            source="CASH",
+            idempotency_key=f"demo:{loan.loan_number}:payoff",
+        )
+    if status == Loan.Status.WRITTEN_OFF:
+        services.write_off_loan(
+            actor=manager, loan_id=loan.pk, reason="No payment in eight months; member left town"
+        )
+    return loan
