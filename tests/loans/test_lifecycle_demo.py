@@ -1,0 +1,56 @@
+"""`seed_demo` gives the loans app two products and a loan in every state, overdue ones included."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import pytest
+from django.core.management import call_command
+
+from cooperative import demo
+from loans import demo as loans_demo
+from loans.models import Loan, LoanProduct, LoanSchedule
+
+pytestmark = pytest.mark.django_db
+
+
+def test_loans_seeder_runs_after_the_ledger_seeder():
+    names = [f"{fn.__module__}" for fn in demo.seeders()]
+    assert names.index("loans.demo") > names.index("ledger.demo")
+
+
+def test_seed_demo_has_loans_in_every_state_and_the_books_balance():
+    # when the demo is seeded twice
+    call_command("seed_demo", password="demo-password-123", stdout=io.StringIO())
+    first = Loan.objects.count()
+    out = io.StringIO()
+    call_command("seed_demo", password="demo-password-123", stdout=out)
+    # then every state is there once, nothing was added the second time
+    assert set(Loan.objects.values_list("status", flat=True)) == set(Loan.Status.values)
+    assert Loan.objects.count() == first
+    assert "Loans demo: nothing to add." in out.getvalue()
+    assert set(LoanProduct.objects.values_list("name", flat=True)) >= {
+        loans_demo.STANDARD,
+        loans_demo.EMERGENCY,
+    }
+    standard = LoanProduct.objects.get(name=loans_demo.STANDARD)
+    assert (standard.savings_multiple, standard.required_guarantors, standard.guarantor_coverage_percent) == (
+        2,
+        1,
+        50,
+    )
+    assert LoanProduct.objects.get(name=loans_demo.EMERGENCY).calculation_method == "flat_rate"
+    # and some active loans are overdue
+    overdue = (
+        LoanSchedule.objects.filter(
+            loan__status=Loan.Status.DISBURSED, is_paid=False, due_date__lt=date.today()
+        )
+        .values("loan")
+        .distinct()
+    )
+    assert overdue.count() >= 2
+    # and the ledger verifies
+    verified = io.StringIO()
+    call_command("verify_ledger", stdout=verified)
+    assert "Ledger OK" in verified.getvalue()
