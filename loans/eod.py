@@ -11,8 +11,8 @@ something due and auto-debit enabled. Order of the steps for date D:
 2. auto-debit what is due up to D from the member's savings (available balance only);
 3. mark installments overdue: due before D and not paid (and clear the flag on paid ones);
 4. charge penalties once per period on overdue installments past the product's grace days;
-5. days past due and arrears amount per loan (arrears at or below the product's tolerance: none);
-6. classify each loan into an `ArrearsBucket` by days past due;
+5. days past due and arrears amount per loan (arrears at or below the product's tolerance: none),
+6. and, in the same UPDATE, the loan's `ArrearsBucket` by days past due;
 7. store a `PortfolioSnapshot` per branch × bucket.
 
 Steps 3–6 write schedule and loan rows with `UPDATE` statements, which django-simple-history does
@@ -29,7 +29,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, DecimalField, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -109,8 +109,7 @@ def _process_day(day: date) -> dict | None:
         auto = step("auto_debit", _auto_debit, day)
         overdue = step("overdue", _mark_overdue, day)
         penalties = step("penalties", _charge_penalties, day)
-        in_arrears = step("arrears", _update_arrears, day)
-        step("classify", _classify)
+        in_arrears = step("arrears_and_classify", _update_arrears, day)
         snapshots = step("snapshot", _snapshot, day)
         stats = {
             "date": day.isoformat(),
@@ -382,62 +381,57 @@ def _charge_penalties_portable(day: date) -> dict:
     return {"count": count, "amount": total}
 
 
-# --- 5. days past due and arrears ------------------------------------------------------------------
+# --- 5 and 6. days past due, arrears, classification ----------------------------------------------
 
 
 def _update_arrears(day: date) -> int:
-    """days_past_due = day − oldest overdue unpaid due date; arrears = overdue outstanding.
+    """One UPDATE per run for every active loan: days past due, arrears, bucket, last end of day.
 
-    Overdue amounts at or below the product's arrears tolerance are not arrears (both set to 0).
+    days_past_due = `day` − the oldest overdue unpaid due date; arrears = what is unpaid on the
+    overdue installments (penalties included). At or below the product's arrears tolerance: not in
+    arrears (both 0). arrears_bucket = the `ArrearsBucket` whose day range holds days_past_due.
+    Returns the number of loans in arrears.
     """
     if _is_postgres():
-        days = "(%(day)s::date - o.oldest)"
-        day_param = "%(day)s::date"
+        days, day_param = "(%(day)s::date - o.oldest)", "%(day)s::date"
     else:
-        days = "CAST(julianday(%(day)s) - julianday(o.oldest) AS INTEGER)"
-        day_param = "%(day)s"
-    overdue = f"""
-        SELECT s.loan_id, min(s.due_date) AS oldest, sum(s.total_amount - s.paid_amount) AS amount
-        FROM {_SCHEDULE} s JOIN {_LOAN} l ON l.id = s.loan_id
-        WHERE l.status = %(active)s AND s.is_overdue AND NOT s.is_paid
-        GROUP BY s.loan_id
-    """  # noqa: S608
-    set_arrears = f"""
-        UPDATE {_LOAN} SET days_past_due = {days}, arrears_amount = o.amount, last_end_of_day = {day_param}
-        FROM ({overdue}) o, {_PRODUCT} p
-        WHERE {_LOAN}.id = o.loan_id AND p.id = {_LOAN}.product_id AND o.amount > p.arrears_tolerance
-    """  # noqa: S608
-    clear = f"""
-        UPDATE {_LOAN} SET days_past_due = 0, arrears_amount = 0, last_end_of_day = {day_param}
-        WHERE status = %(active)s AND id NOT IN (
-            SELECT o.loan_id FROM ({overdue}) o JOIN {_LOAN} l2 ON l2.id = o.loan_id
-            JOIN {_PRODUCT} p ON p.id = l2.product_id WHERE o.amount > p.arrears_tolerance
+        days, day_param = "CAST(julianday(%(day)s) - julianday(o.oldest) AS INTEGER)", "%(day)s"
+    in_arrears = "(o.amount IS NOT NULL AND o.amount > p.arrears_tolerance)"
+    bucket = ArrearsBucket._meta.db_table
+    sql = f"""
+        WITH o AS (
+            SELECT s.loan_id, min(s.due_date) AS oldest,
+                   round(sum(s.total_amount - s.paid_amount), 2) AS amount
+            FROM {_SCHEDULE} s JOIN {_LOAN} l ON l.id = s.loan_id
+            WHERE l.status = %(active)s AND s.is_overdue AND NOT s.is_paid
+            GROUP BY s.loan_id
+        ),
+        f AS (
+            SELECT l.id,
+                   CASE WHEN {in_arrears} THEN {days} ELSE 0 END AS dpd,
+                   CASE WHEN {in_arrears} THEN o.amount ELSE 0 END AS arrears
+            FROM {_LOAN} l JOIN {_PRODUCT} p ON p.id = l.product_id LEFT JOIN o ON o.loan_id = l.id
+            WHERE l.status = %(active)s
+        ),
+        b AS (
+            SELECT f.id, f.dpd, f.arrears,
+                   (SELECT k.id FROM {bucket} k
+                    WHERE k.min_days <= f.dpd AND (k.max_days IS NULL OR k.max_days >= f.dpd)
+                    ORDER BY k.min_days LIMIT 1) AS bucket_id
+            FROM f
         )
-    """  # noqa: S608
-    params = {"day": day, "active": ACTIVE}
+        UPDATE {_LOAN}
+        SET days_past_due = b.dpd, arrears_amount = b.arrears, arrears_bucket_id = b.bucket_id,
+            last_end_of_day = {day_param}
+        FROM b WHERE {_LOAN}.id = b.id
+    """  # noqa: S608 - table names from model metadata, values as parameters
     with connection.cursor() as cursor:
-        cursor.execute(set_arrears, params)
-        in_arrears = cursor.rowcount
-        cursor.execute(clear, params)
+        cursor.execute(sql, {"day": day, "active": ACTIVE})
     # A loan that is no longer active carries no arrears classification.
     Loan.objects.filter(status=Loan.Status.CLOSED).exclude(
         days_past_due=0, arrears_amount=0, arrears_bucket__isnull=True
     ).update(days_past_due=0, arrears_amount=0, arrears_bucket=None)
-    return in_arrears
-
-
-# --- 6. classification -----------------------------------------------------------------------------
-
-
-def _classify() -> None:
-    """arrears_bucket = the bucket whose day range holds the loan's days past due (set-based)."""
-    bucket = (
-        ArrearsBucket.objects.filter(min_days__lte=OuterRef("days_past_due"))
-        .filter(Q(max_days__isnull=True) | Q(max_days__gte=OuterRef("days_past_due")))
-        .order_by("min_days")
-        .values("pk")[:1]
-    )
-    Loan.objects.filter(status=ACTIVE).update(arrears_bucket=Subquery(bucket))
+    return Loan.objects.filter(status=ACTIVE, arrears_amount__gt=0).count()
 
 
 # --- 7. snapshot -----------------------------------------------------------------------------------
