@@ -1,6 +1,6 @@
 """Reads of loans: what a user may see, eligibility, schedule terms, settlement quotes, the timeline.
 
-Settlement quote rule (documented in docs/loans.md): the payoff on a date is
+Settlement quote rule (documented in docs/loan-lifecycle.md): the payoff on a date is
   every unpaid penalty, fee, interest and principal of installments due on or before that date
 + the *current* installment (the first one due after that date) in full: its interest, fees and
   penalties (its interest is not pro-rated)
