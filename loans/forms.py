@@ -15,9 +15,9 @@ from django.utils import timezone
 from cooperative.money import parse_amount
 from members.models import Member
 
-from .management.commands.loan_schedule import terms_from_options
 from .models import Loan, LoanPayment, LoanProduct
 from .schedule import ScheduleError, build_schedule
+from .selectors import schedule_terms_for
 
 
 class PreviewError(ValueError):
@@ -27,35 +27,6 @@ class PreviewError(ValueError):
         super().__init__(message)
         self.message = message
         self.field = field
-
-
-def product_schedule_options(
-    product: LoanProduct,
-    *,
-    principal: Decimal,
-    term: int,
-    disbursed_on: date | None = None,
-    first_due_on: date | None = None,
-) -> dict:
-    """The `loan_schedule` command's options for a loan of this product (term = installments)."""
-    return {
-        "principal": principal,
-        "annual_rate": product.interest_rate,
-        "installments": term,
-        "method": product.calculation_method,
-        "amortization": product.amortization,
-        "interest_period": product.interest_period,
-        "days_in_year": product.days_in_year,
-        "days_in_month": product.days_in_month,
-        "frequency": product.repayment_frequency,
-        "grace_principal": product.grace_on_principal,
-        "grace_interest_payment": product.grace_on_interest_payment,
-        "grace_interest_free": product.interest_free_periods,
-        "rounding": product.rounding_mode,
-        "installment_multiple": product.installment_multiple,
-        "disbursed_on": disbursed_on,
-        "first_due": first_due_on,
-    }
 
 
 def check_product_limits(product: LoanProduct, *, principal: Decimal, term: int) -> None:
@@ -84,7 +55,8 @@ def preview_schedule(
 ):
     """The schedule a loan of this product would get: a `loans.schedule.Schedule`.
 
-    Built exactly as `manage.py loan_schedule` builds it, so `.as_list()` is the CLI's --json."""
+    The terms come from `loans.selectors.schedule_terms_for` (what disbursement uses) and the engine
+    is the one `manage.py loan_schedule` runs, so `.as_list()` is exactly the CLI's --json."""
     check_product_limits(product, principal=principal, term=term)
     disbursed_on = disbursed_on or timezone.localdate()
     if first_due_on is not None and first_due_on <= disbursed_on:
@@ -92,11 +64,15 @@ def preview_schedule(
             f"The first due date ({first_due_on}) must be after the disbursement date ({disbursed_on}).",
             field="first_due_on",
         )
-    options = product_schedule_options(
-        product, principal=principal, term=term, disbursed_on=disbursed_on, first_due_on=first_due_on
-    )
     try:
-        return build_schedule(terms_from_options(options))
+        terms = schedule_terms_for(
+            product=product,
+            principal=principal,
+            term=term,
+            disbursed_on=disbursed_on,
+            first_due_on=first_due_on,
+        )
+        return build_schedule(terms)
     except ScheduleError as exc:
         raise PreviewError(str(exc)) from exc
 

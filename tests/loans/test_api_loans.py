@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -336,3 +337,29 @@ def test_report_bad_input_and_permission(api_as, officer, manager):
     )
     assert period.status_code == 200
     assert len(period.json()["rows"]) == 3
+
+
+def test_the_preview_is_the_schedule_the_loan_gets(api_as, officer, manager, product, borrower):
+    # given a preview for 250,000 over 6 installments disbursed on 31 January
+    preview = api_as(officer).post(
+        f"/api/v1/loan-products/{product.pk}/schedule-preview/",
+        {"principal": "250000.00", "term": 6, "disbursed_on": "2026-01-31"},
+        format="json",
+    )
+    # when the same loan is applied for and disbursed on that date
+    loan = make_loan(
+        member=borrower,
+        product=product,
+        officer=officer,
+        manager=manager,
+        principal="250000.00",
+        term=6,
+        disbursed_on=date(2026, 1, 31),
+    )
+    schedule = api_as(manager).get(f"/api/v1/loans/{loan.pk}/schedule/").json()
+
+    # then every installment agrees to the kobo
+    assert [
+        {k: row[k] for k in ("number", "due_date", "principal", "interest", "total", "balance")}
+        for row in schedule
+    ] == preview.json()
