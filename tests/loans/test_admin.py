@@ -392,3 +392,13 @@ def test_disbursed_loan_due_soon_is_on_the_due_this_week_widget(login, officer, 
     page = login(manager).get(reverse("admin:index")).content.decode()
 
     assert loan.loan_number in page
+
+
+def test_member_autocomplete_finds_only_my_branchs_members(login, officer, borrower, other_branch):
+    make_member(other_branch, savings="1000", first_name="Chiamaka", last_name="Elsewhere")
+    params = {"app_label": "loans", "model_name": "loan", "field_name": "member", "term": "Chiamaka"}
+
+    response = login(officer).get(reverse("admin:autocomplete"), params)
+
+    assert response.status_code == 200
+    assert [item["id"] for item in response.json()["results"]] == [str(borrower.pk)]
