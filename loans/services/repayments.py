@@ -54,6 +54,7 @@ from .guarantors import (
 INCOME_GL = {"interest": "INTEREST_INCOME", "fee": "FEE_INCOME", "penalty": "PENALTY_INCOME"}
 SOURCE_GL = {"CASH": "TELLER_CASH", "BANK": "BANK"}
 GATEWAY_GL = {"paystack": "PAYSTACK_CLEARING", "flutterwave": "FLUTTERWAVE_CLEARING"}
+BEFORE_KEYS = ("paid_on_before", "overdue_before")
 STAFF_SOURCES = ("CASH", "BANK", "SAVINGS", "GATEWAY", "AUTO_DEBIT")
 
 
@@ -93,7 +94,10 @@ def _waive(row: LoanSchedule, component: str, record: dict) -> None:
 def allocate(rows: list[LoanSchedule], amount: Decimal, *, on: date, order: list[str], policy: str):
     """Apply `amount` to the rows in place. Returns (records by installment, prepaid principal)."""
     records: dict[int, dict] = {
-        row.installment_number: {"paid_on_before": row.paid_on.isoformat() if row.paid_on else None}
+        row.installment_number: {
+            "paid_on_before": row.paid_on.isoformat() if row.paid_on else None,
+            "overdue_before": row.is_overdue,
+        }
         for row in rows
     }
     left = amount
@@ -133,12 +137,13 @@ def allocate(rows: list[LoanSchedule], amount: Decimal, *, on: date, order: list
     allocation = []
     for row in rows:
         record = records[row.installment_number]
-        amounts = {key: value for key, value in record.items() if key != "paid_on_before" and value}
+        amounts = {key: value for key, value in record.items() if key not in BEFORE_KEYS and value}
         if amounts:
             allocation.append(
                 {
                     "installment": row.installment_number,
                     "paid_on_before": record["paid_on_before"],
+                    "overdue_before": record["overdue_before"],
                     **{key: str(value) for key, value in amounts.items()},
                 }
             )
@@ -418,6 +423,7 @@ def reverse_repayment(*, actor, payment_id, reason: str) -> LoanPayment:
         row.is_paid = row.paid_amount >= row.total_amount
         before = record.get("paid_on_before")
         row.paid_on = date.fromisoformat(before) if before else None
+        row.is_overdue = bool(record.get("overdue_before", row.is_overdue))
     _save_rows(list(rows.values()), "repayment reversed")
     payment.reversal_entry, payment.reversed_at = reversal, timezone.now()
     payment._change_reason = reason

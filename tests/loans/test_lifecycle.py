@@ -306,14 +306,14 @@ def test_back_dated_disbursement_gives_overdue_installments(officer, manager, pr
     )
     assert loan.disbursement_entry.value_date == date.today() - timedelta(days=100)
     assert loan.schedule.filter(due_date__lt=date.today()).count() == 3
+    loan2 = make_loan(
+        member=make_member(loan.branch, savings="100000"),
+        product=product,
+        officer=officer,
+        manager=manager,
+        status=Loan.Status.APPROVED,
+    )
     with pytest.raises(ValidationFailed) as refused:
-        loan2 = make_loan(
-            member=make_member(loan.branch, savings="100000"),
-            product=product,
-            officer=officer,
-            manager=manager,
-            status=Loan.Status.APPROVED,
-        )
         services.disburse_loan(
             actor=manager, loan_id=loan2.pk, disbursement_date=date.today() + timedelta(days=1)
         )

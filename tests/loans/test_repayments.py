@@ -33,6 +33,7 @@ FIELDS = (
     "paid_amount",
     "is_paid",
     "paid_on",
+    "is_overdue",
 )
 
 
@@ -100,7 +101,8 @@ def test_allocation_pays_penalty_fee_interest_principal_of_the_oldest_installmen
 def test_oldest_installment_is_paid_in_full_before_the_next(teller, overdue_loan):
     services.record_repayment(actor=teller, loan_id=overdue_loan.pk, amount="10000.00", source="CASH")
     first, second = row(overdue_loan, 1), row(overdue_loan, 2)
-    assert first.is_paid and first.paid_on == date.today()
+    assert first.is_paid
+    assert first.paid_on == date.today()
     assert (second.interest_paid, second.principal_paid) == (
         second.interest_amount,
         D("1115.12") - second.interest_amount,
@@ -129,7 +131,8 @@ def test_reduce_term_prepays_the_last_installments(teller, officer, manager, pro
     payment = services.record_repayment(actor=teller, loan_id=loan.pk, amount=amount, source="CASH")
     # then installment 12 is gone (principal prepaid, interest waived) and 1 is paid
     last = row(loan, 12)
-    assert last.is_paid and last.interest_amount == D("0.00")
+    assert last.is_paid
+    assert last.interest_amount == D("0.00")
     assert row(loan, 1).is_paid
     assert not row(loan, 11).is_paid
     assert payment.prepaid_principal == last.principal_amount
@@ -286,8 +289,9 @@ def test_only_staff_with_the_permission_take_repayments(officer, overdue_loan):
 
 
 def test_reversal_restores_the_schedule_exactly(teller, accountant, overdue_loan):
-    # given a penalty and a part payment already on the schedule
+    # given a penalty and a part payment already on the schedule, both installments marked overdue
     charge(overdue_loan, 1, penalty="100.00")
+    LoanSchedule.objects.filter(loan=overdue_loan, installment_number__lte=2).update(is_overdue=True)
     services.record_repayment(actor=teller, loan_id=overdue_loan.pk, amount="3000", source="CASH")
     before = schedule_state(overdue_loan)
     # when a large payment (both overdue installments and a prepayment) is reversed
