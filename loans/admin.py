@@ -595,6 +595,8 @@ class LoanAdmin(ScopedHistoryAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         loan = self._loan_or_404(request, object_id)
+        if request.method == "POST":
+            raise PermissionDenied  # a loan changes only through the action buttons (the services)
         self._request = request
         extra_context = {
             **(extra_context or {}),

@@ -402,3 +402,13 @@ def test_member_autocomplete_finds_only_my_branchs_members(login, officer, borro
 
     assert response.status_code == 200
     assert [item["id"] for item in response.json()["results"]] == [str(borrower.pk)]
+
+
+def test_the_loan_page_itself_cannot_be_posted(login, officer, product, borrower):
+    loan = make_loan(member=borrower, product=product, officer=officer, status=Loan.Status.DRAFT)
+
+    response = login(officer).post(change_url(loan), {"principal": "999999"})
+
+    assert response.status_code == 403
+    loan.refresh_from_db()
+    assert loan.principal == D("100000.00")
