@@ -412,3 +412,48 @@ def test_the_loan_page_itself_cannot_be_posted(login, officer, product, borrower
     assert response.status_code == 403
     loan.refresh_from_db()
     assert loan.principal == D("100000.00")
+
+
+def test_recover_from_guarantors_after_write_off(login, officer, manager, product, borrower, branch):
+    # given a loan guaranteed by a member with 60,000 savings, written off
+    guarantor = make_member(branch, savings="60000", first_name="Tunde")
+    loan = make_loan(
+        member=borrower, product=product, officer=officer, manager=manager, guarantors=[(guarantor, "50000")]
+    )
+    client = login(manager)
+    client.post(action_url(loan, "write_off"), {"reason": "Member absconded"})
+    loan.refresh_from_db()
+    assert loan.status == Loan.Status.WRITTEN_OFF
+
+    # when the manager recovers from the guarantors
+    page = client.get(change_url(loan)).content.decode()
+    assert "loans-recover" in page
+    response = client.post(action_url(loan, "recover"), {"comment": ""})
+
+    # then the guarantee is invoked and shows on the loan page
+    assert response.status_code == 302
+    page = client.get(change_url(loan)).content.decode()
+    assert "Invoked" in page
+
+
+def test_report_page_shows_rows_and_downloads_xlsx(login, manager, officer, product, borrower):
+    import io
+
+    from openpyxl import load_workbook
+
+    make_loan(member=borrower, product=product, officer=officer, manager=manager)
+    client = login(manager)
+    url = reverse("admin:loans_loan_reports")
+
+    shown = client.get(url, {"report": "portfolio_summary", "format": "csv", "show": "1"})
+    bad = client.get(
+        url, {"report": "disbursements_repayments", "date_from": "2027-05-01", "date_to": "2027-01-01"}
+    )
+    xlsx = client.get(url, {"report": "portfolio_summary", "format": "xlsx", "download": "1"})
+
+    assert shown.status_code == 200
+    assert 'id="loans-report"' in shown.content.decode()
+    assert "100,000.00" in shown.content.decode()
+    assert bad.status_code == 400
+    assert load_workbook(io.BytesIO(xlsx.content)).active.max_row > 1
+    assert AuditLog.objects.filter(event=AuditLog.Event.EXPORT).count() == 1

@@ -363,3 +363,25 @@ def test_the_preview_is_the_schedule_the_loan_gets(api_as, officer, manager, pro
         {k: row[k] for k in ("number", "due_date", "principal", "interest", "total", "balance")}
         for row in schedule
     ] == preview.json()
+
+
+def test_withdraw_releases_the_application(api_as, officer, product, borrower):
+    loan = make_loan(member=borrower, product=product, officer=officer, status=Loan.Status.SUBMITTED)
+    client = api_as(officer)
+
+    no_reason = client.post(f"/api/v1/loans/{loan.pk}/withdraw/", {}, format="json")
+    done = client.post(
+        f"/api/v1/loans/{loan.pk}/withdraw/", {"reason": "Found cheaper credit"}, format="json"
+    )
+    twice = client.post(f"/api/v1/loans/{loan.pk}/withdraw/", {"reason": "again"}, format="json")
+
+    assert no_reason.status_code == 400
+    assert done.json()["status"] == "WITHDRAWN"
+    assert twice.status_code == 409
+
+
+def test_products_need_a_login_and_loans_need_the_view_permission(api_client, api_as, make_staff, branch):
+    assert api_client.get("/api/v1/loans/").status_code in (401, 403)
+    nobody = make_staff("AUDITOR", branch, email="aud@test.ng")
+    nobody.groups.clear()
+    assert api_as(type(nobody).objects.get(pk=nobody.pk)).get("/api/v1/loans/").status_code == 403
