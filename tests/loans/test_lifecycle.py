@@ -328,3 +328,14 @@ def test_member_without_savings_account_cannot_receive_the_loan(officer, manager
     with pytest.raises(ValidationFailed, match="needs an active savings account"):
         services.disburse_loan(actor=manager, loan_id=loan.pk)
     assert Loan.objects.get(pk=loan.pk).status == Loan.Status.APPROVED
+
+
+def test_eligibility_shows_savings_ceiling_and_active_loans(branch, officer, manager, product):
+    from loans.selectors import check_eligibility
+
+    capped = LoanProductFactory(savings_multiple=D("2"), ceiling_includes_shares=True, name="Capped")
+    member = make_member(branch, savings="40000.00", shares="10000.00", months=7)
+    result = check_eligibility(member=member, product=capped, principal=D("90000.00"))
+    assert result.eligible
+    assert (result.savings, result.shares, result.ceiling) == (D("40000.00"), D("10000.00"), D("100000.00"))
+    assert (result.active_loans, result.membership_months, result.reasons) == (0, 7, [])

@@ -380,3 +380,36 @@ def test_worked_example_member_saves_borrows_repays_and_the_books_balance(branch
         "entries_without_legs": [],
         "system_total": [],
     }
+
+
+def test_refuse_policy_takes_amounts_up_to_the_payoff_in_installment_order(
+    teller, officer, manager, borrower
+):
+    product = LoanProductFactory(overpayment_policy=LoanProduct.Overpayment.REFUSE, name="Pay in order")
+    loan = make_loan(member=borrower, product=product, officer=officer, manager=manager)
+    # when the member pays the first installment and 5,000 more
+    services.record_repayment(actor=teller, loan_id=loan.pk, amount=D("8884.88") + D("5000"), source="CASH")
+    # then the extra goes to the next installment's principal, not the last one's
+    assert row(loan, 2).principal_paid == D("5000.00")
+    assert row(loan, 12).principal_paid == D("0.00")
+
+
+def test_unknown_loan_is_a_404(teller):
+    from loans.exceptions import LoanNotFound
+
+    with pytest.raises(LoanNotFound) as missing:
+        services.record_repayment(actor=teller, loan_id="not-a-uuid", amount="100", source="CASH")
+    assert missing.value.status == 404
+
+
+def test_repayments_of_a_written_off_loan_cannot_be_reversed(teller, manager, accountant, overdue_loan):
+    payment = services.record_repayment(actor=teller, loan_id=overdue_loan.pk, amount="1000", source="CASH")
+    services.write_off_loan(actor=manager, loan_id=overdue_loan.pk, reason="Gone")
+    with pytest.raises(Conflict, match="written off"):
+        services.reverse_repayment(actor=accountant, payment_id=payment.pk, reason="x")
+
+
+def test_settlement_quote_of_a_closed_loan_is_zero(teller, overdue_loan):
+    quote = settlement_quote(loan=overdue_loan, as_of=date.today())
+    services.record_repayment(actor=teller, loan_id=overdue_loan.pk, amount=quote.total, source="CASH")
+    assert settlement_quote(loan=overdue_loan, as_of=date.today()).total == D("0.00")
