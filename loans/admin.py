@@ -43,7 +43,7 @@ from .forms import (
     ReportForm,
     preview_schedule,
 )
-from .models import ArrearsBucket, Loan, LoanEvent, LoanPayment, LoanProduct
+from .models import ArrearsBucket, Loan, LoanPayment, LoanProduct
 
 PENDING_SESSION_KEY = "loans_pending_repayments"
 MAX_PENDING = 20
@@ -144,6 +144,14 @@ class LoanProductAdmin(ScopedHistoryAdmin):
         ),
         ("Sample schedule", {"fields": ("sample_schedule",), "classes": ("collapse",)}),
     )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        may_preview = request.user.has_perm("loans.view_loan") or request.user.has_perm("loans.add_loan")
+        extra_context = {
+            **(extra_context or {}),
+            "loans_preview_url": reverse("admin:loans_loan_preview") if may_preview else "",
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="Sample schedule (minimum amount, minimum term, disbursed today)")
     def sample_schedule(self, obj: LoanProduct | None):
@@ -558,7 +566,7 @@ class LoanAdmin(ScopedHistoryAdmin):
 
     @admin.display(description="Timeline")
     def timeline(self, obj: Loan):
-        events = list(LoanEvent.objects.filter(loan=obj).select_related("actor").order_by("at", "id"))
+        events = list(_selectors().loan_timeline(loan=obj).select_related("actor"))
         if not events:
             return "Nothing yet."
         return format_html(

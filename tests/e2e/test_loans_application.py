@@ -69,3 +69,24 @@ def test_officer_sees_eligibility_and_the_schedule_before_saving(page, admin_log
     expect(page.locator(".loans-submit")).to_be_visible()
     assert Loan.objects.get(member=borrower).status == Loan.Status.DRAFT
     assert csp_errors == []
+
+
+def test_product_page_previews_a_schedule_for_any_amount(page, admin_login, transactional_db):
+    # Given an administrator on a product's page
+    admin = UserFactory(email="admin-e2e@test.ng", roles=["ADMIN"], is_superuser=True)
+    product = LoanProductFactory(name="Asset loan", min_term=3, max_term=12)
+    admin_login(admin.email, DEFAULT_PASSWORD)
+    page.goto(f"/admin/loans/loanproduct/{product.pk}/change/")
+
+    # Then the preview shows the minimum amount over the minimum term
+    expect(page.locator("#loans-preview tbody tr")).to_have_count(3)
+
+    # When they try another amount and term
+    page.fill("#loans-try-principal", "60000")
+    page.fill("#loans-try-term", "6")
+
+    # Then the preview follows, and an out-of-range term is explained
+    expect(page.locator("#loans-preview tbody tr")).to_have_count(6)
+    expect(page.locator("#loans-preview tfoot")).to_contain_text("60,000.00")
+    page.fill("#loans-try-term", "48")
+    expect(page.locator("#loans-preview")).to_contain_text("between 3 and 12")

@@ -1,5 +1,5 @@
 /*
- * Loan application form: live eligibility and schedule preview.
+ * Loan application form (and the loan product page): live eligibility and schedule preview.
  *
  * Served from 'self' (the CSP allows no inline script). Reads the admin JSON views whose URLs the
  * template puts in data-url attributes, and builds the tables with DOM calls (no innerHTML), so
@@ -75,7 +75,7 @@
       return;
     }
     var params = {
-      product: value("[data-loans-product]"),
+      product: value("[data-loans-product]") || box.dataset.product || "",
       principal: value("[data-loans-principal]"),
       term: value("[data-loans-term]"),
       first_due: value("[data-loans-first-due]")
