@@ -32,6 +32,7 @@ from members.models import Member
 
 from .api.exports import available_reports, display_rows, export_detail, export_response, run_report
 from .forms import (
+    ApplicationChangeForm,
     CommentForm,
     DisburseForm,
     GuarantorForm,
@@ -244,6 +245,16 @@ class LoanAction:
 
 
 ACTIONS = {
+    "edit": LoanAction(
+        "edit",
+        "Edit application",
+        "loans.change_loan",
+        (S.DRAFT,),
+        ApplicationChangeForm,
+        "update_application",
+        "updated",
+        "Amount, term, first due date and purpose can change until the application is submitted.",
+    ),
     "submit": LoanAction(
         "submit",
         "Submit",
@@ -794,6 +805,15 @@ class LoanAdmin(ScopedHistoryAdmin):
             return GuarantorForm(data, members=members, admin_site=self.admin_site)
         return action.form_class(data)
 
+    def _edit_form(self, loan: Loan, data=None):
+        initial = {
+            "principal": f"{loan.principal:.2f}",
+            "term": loan.term,
+            "first_due_date": loan.first_due_date,
+            "purpose": loan.purpose,
+        }
+        return ApplicationChangeForm(data, initial=initial)
+
     def action_view(self, request, object_id, action: str):
         spec = ACTIONS[action]
         loan = self._loan_or_404(request, object_id)
@@ -805,7 +825,8 @@ class LoanAdmin(ScopedHistoryAdmin):
             return HttpResponseRedirect(change_url)
         if spec.name == "repayment":
             return self._repayment_view(request, loan, spec)
-        form = self._action_form(request, spec, request.POST if request.method == "POST" else None)
+        data = request.POST if request.method == "POST" else None
+        form = self._edit_form(loan, data) if spec.name == "edit" else self._action_form(request, spec, data)
         status = 200
         if request.method == "POST":
             status = 400
@@ -840,6 +861,15 @@ class LoanAdmin(ScopedHistoryAdmin):
         actor = request.user
         if spec.name == "submit":
             return service(actor=actor, loan_id=loan.pk)
+        if spec.name == "edit":
+            return service(
+                actor=actor,
+                loan_id=loan.pk,
+                principal=data["principal"],
+                term=data["term"],
+                purpose=data["purpose"],
+                first_due_date=data["first_due_date"],
+            )
         if spec.name == "approve":
             return service(actor=actor, loan_id=loan.pk, comment=data.get("comment", ""))
         if spec.name in ("reject", "withdraw", "write_off"):

@@ -139,6 +139,15 @@ class LoanApplicationForm(forms.Form):
         return cleaned
 
 
+class ApplicationChangeForm(forms.Form):
+    """Correct a DRAFT application (the service re-checks the product's limits)."""
+
+    principal = AmountFormField(label="Amount", help_text="Naira, e.g. 250000 or 250000.50.")
+    term = forms.IntegerField(min_value=1, max_value=600, help_text="Number of installments.")
+    first_due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    purpose = forms.CharField(max_length=255, required=False)
+
+
 class ReasonForm(forms.Form):
     reason = forms.CharField(max_length=255, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
 

@@ -457,3 +457,19 @@ def test_report_page_shows_rows_and_downloads_xlsx(login, manager, officer, prod
     assert bad.status_code == 400
     assert load_workbook(io.BytesIO(xlsx.content)).active.max_row > 1
     assert AuditLog.objects.filter(event=AuditLog.Event.EXPORT).count() == 1
+
+
+def test_a_draft_can_be_corrected_within_the_product_limits(login, officer, product, borrower):
+    loan = make_loan(member=borrower, product=product, officer=officer, status=Loan.Status.DRAFT)
+    client = login(officer)
+
+    form = client.get(action_url(loan, "edit"))
+    too_long = client.post(action_url(loan, "edit"), {"principal": "100000", "term": "48"})
+    done = client.post(action_url(loan, "edit"), {"principal": "150,000", "term": "18", "purpose": "Stock"})
+
+    assert 'value="100000.00"' in form.content.decode()
+    assert too_long.status_code == 400
+    assert "term" in too_long.content.decode().lower()
+    assert done.status_code == 302
+    loan.refresh_from_db()
+    assert (loan.principal, loan.term) == (D("150000.00"), 18)
