@@ -27,7 +27,8 @@ from django.utils import timezone
 from cooperative.exceptions import Conflict, NotFoundError, ValidationFailed
 from cooperative.money import money
 from ledger import services as ledger
-from ledger.models import JournalEntry, Side
+from ledger.lock_objects import accounts_for_update
+from ledger.models import Hold, JournalEntry, Side
 
 from ..exceptions import LoanClosed, RepaymentRefused
 from ..lock_objects import payment_for_update, schedule_for_update
@@ -187,6 +188,17 @@ def _source_account(loan: Loan, source: str, gateway: str):
     raise ValidationFailed(f"The source is one of {', '.join(STAFF_SOURCES)}.", field="source")
 
 
+def lock_accounts(loan: Loan, account_ids: set) -> None:
+    """Lock, in one primary-key-ordered statement, every account this repayment will touch: the
+    entry's accounts and the savings holding the loan's guarantees (released or shrunk afterwards).
+    Without it two repayments of loans whose borrowers guarantee each other could lock the same
+    two savings accounts in opposite orders and deadlock."""
+    held = Hold.objects.filter(
+        pk__in=Guarantor.objects.filter(loan=loan, hold__isnull=False).values("hold_id")
+    ).values_list("account_id", flat=True)
+    list(accounts_for_update({*account_ids, *held}))
+
+
 def _close_if_repaid(loan: Loan, rows: list[LoanSchedule], *, actor, on: date) -> None:
     if rows and all(row.is_paid for row in rows):
         release_guarantor_holds(loan, final_status=Guarantor.Status.RELEASED)
@@ -262,6 +274,7 @@ def apply_repayment(
                     f"{narration}: {component}",
                 )
             )
+    lock_accounts(loan, {line.account_id for line in lines})
     entry = ledger.post_entry(
         kind=JournalEntry.Kind.LOAN_REPAYMENT,
         lines=lines,
@@ -400,6 +413,7 @@ def reverse_repayment(*, actor, payment_id, reason: str) -> LoanPayment:
         )
         for leg in entry.legs.order_by("pk")
     ]
+    lock_accounts(loan, {line.account_id for line in mirror})
     reversal = ledger.post_entry(
         kind=JournalEntry.Kind.REVERSAL,
         lines=mirror,

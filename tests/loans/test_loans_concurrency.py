@@ -190,3 +190,38 @@ def test_concurrent_repayments_lose_no_update_on_the_schedule(
         == D("100000.00") - principal_paid
     )
     assert ledger_discrepancies() == CLEAN
+
+
+def test_members_guaranteeing_each_other_repay_from_savings_at_once_without_deadlock(
+    make_staff, branch, officer, manager, teller
+):
+    # given Ada and Bola each guarantee the other's loan, and both repay from savings
+    from tests.loans.factories import LoanProductFactory
+
+    product = LoanProductFactory(required_guarantors=1, guarantor_coverage_percent=D("20"), name="Mutual")
+    ada = make_member(branch, savings="200000.00")
+    bola = make_member(branch, savings="200000.00")
+    loan_a = make_loan(
+        member=ada, product=product, officer=officer, manager=manager, guarantors=[(bola, "20000")]
+    )
+    loan_b = make_loan(
+        member=bola, product=product, officer=officer, manager=manager, guarantors=[(ada, "20000")]
+    )
+
+    def pay(loan):
+        return lambda: services.record_repayment(
+            actor=fresh(teller), loan_id=loan.pk, amount=D("2000.00"), source="SAVINGS"
+        )
+
+    # when twelve repayments on the two loans arrive at once
+    results = run_threads([pay(loan_a), pay(loan_b)] * 6)
+
+    # then every one went through and the guarantees shrank with the principal
+    assert all(isinstance(r, LoanPayment) for r in results)
+    assert LoanPayment.objects.count() == 12
+    for borrower, guarantor in ((ada, bola), (bola, ada)):
+        loan = Loan.objects.get(member=borrower)
+        outstanding = Account.objects.get(pk=loan.account_id).balance
+        held = Account.objects.get(member=guarantor, type="SAVINGS").held_amount
+        assert held == (D("20000") * outstanding / D("100000")).quantize(D("0.01"), rounding="ROUND_UP")
+    assert ledger_discrepancies() == CLEAN
