@@ -10,6 +10,7 @@ money moves, and turns a `DomainError` into a form error (never a 500).
 from __future__ import annotations
 
 import secrets
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -47,6 +48,8 @@ from .forms import (
 from .models import ArrearsBucket, Loan, LoanPayment, LoanProduct
 
 PENDING_SESSION_KEY = "loans_pending_repayments"
+# The request being rendered by LoanAdmin.change_view (the read-only tables show links by permission).
+_current_request: ContextVar = ContextVar("loans_admin_request", default=None)
 MAX_PENDING = 20
 ZERO = Decimal("0.00")
 S = Loan.Status
@@ -493,7 +496,7 @@ class LoanAdmin(ScopedHistoryAdmin):
         payments = list(obj.payments.select_related("journal_entry", "received_by").order_by("-created_at"))
         if not payments:
             return "No repayments yet."
-        request = getattr(self, "_request", None)
+        request = _current_request.get()
         may_reverse = bool(request and request.user.has_perm("loans.reverse_repayment"))
 
         def reverse_link(p: LoanPayment):
@@ -536,12 +539,26 @@ class LoanAdmin(ScopedHistoryAdmin):
         guarantors = list(obj.guarantors.select_related("member"))
         if not guarantors:
             return "No guarantors."
+        request = _current_request.get()
+        may_remove = bool(
+            request
+            and request.user.has_perm("loans.delete_guarantor")
+            and obj.status in (S.DRAFT, S.SUBMITTED)
+        )
+
+        def remove_link(g) -> str:
+            if may_remove and g.status == g.Status.PLEDGED:
+                url = reverse("admin:loans_loan_remove_guarantor", args=[obj.pk, g.pk])
+                return format_html('<a href="{}" class="loans-remove-guarantor">Remove</a>', url)
+            return ""
+
         return format_html(
             '<table class="loans-table" id="loans-guarantors"><thead><tr><th>Member</th><th>Pledged</th>'
-            "<th>Status</th><th>Recovered</th></tr></thead><tbody>{}</tbody></table>",
+            "<th>Status</th><th>Recovered</th><th></th></tr></thead><tbody>{}</tbody></table>",
             format_html_join(
                 "",
-                '<tr><td>{} {} ({})</td><td class="num">{}</td><td>{}</td><td class="num">{}</td></tr>',
+                '<tr><td>{} {} ({})</td><td class="num">{}</td><td>{}</td><td class="num">{}</td>'
+                "<td>{}</td></tr>",
                 (
                     (
                         g.member.first_name,
@@ -550,6 +567,7 @@ class LoanAdmin(ScopedHistoryAdmin):
                         _money(g.pledged_amount),
                         g.get_status_display(),
                         _money(g.recovered_amount),
+                        remove_link(g),
                     )
                     for g in guarantors
                 ),
@@ -616,7 +634,7 @@ class LoanAdmin(ScopedHistoryAdmin):
         loan = self._loan_or_404(request, object_id)
         if request.method == "POST":
             raise PermissionDenied  # a loan changes only through the action buttons (the services)
-        self._request = request
+        token = _current_request.set(request)
         extra_context = {
             **(extra_context or {}),
             "loans_buttons": self.buttons_for(request, loan),
@@ -626,9 +644,12 @@ class LoanAdmin(ScopedHistoryAdmin):
             "show_delete": False,
         }
         try:
-            return super().change_view(request, object_id, form_url, extra_context)
+            response = super().change_view(request, object_id, form_url, extra_context)
+            if hasattr(response, "render"):
+                response.render()  # the read-only tables read the request: render while it is set
+            return response
         finally:
-            self._request = None
+            _current_request.reset(token)
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {
@@ -656,6 +677,11 @@ class LoanAdmin(ScopedHistoryAdmin):
                     name=f"{info[0]}_{info[1]}_{name}",
                 )
                 for name in ACTIONS
+            ),
+            path(
+                "<path:object_id>/guarantors/<uuid:guarantor_id>/remove/",
+                wrap(self.remove_guarantor_view),
+                name="{}_{}_remove_guarantor".format(*info),
             ),
             path(
                 "<path:object_id>/payments/<uuid:payment_id>/reverse/",
@@ -966,6 +992,39 @@ class LoanAdmin(ScopedHistoryAdmin):
             f"Repayment of {_money(payment.amount)} NGN recorded on {loan.loan_number}.",
         )
         return HttpResponseRedirect(change_url)
+
+    def remove_guarantor_view(self, request, object_id, guarantor_id):
+        loan = self._loan_or_404(request, object_id)
+        if not request.user.has_perm("loans.delete_guarantor"):
+            raise PermissionDenied
+        guarantor = loan.guarantors.select_related("member").filter(pk=guarantor_id).first()
+        if guarantor is None:
+            raise Http404
+        spec = LoanAction(
+            "remove_guarantor", "Remove guarantor", "loans.delete_guarantor", (), CommentForm, "", "changed"
+        )
+        form = CommentForm(request.POST if request.method == "POST" else None)
+        status = 200
+        if request.method == "POST" and form.is_valid():
+            try:
+                _services().remove_guarantor(actor=request.user, guarantor_id=guarantor.pk)
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+                status = exc.status
+            else:
+                messages.success(request, f"{guarantor.member} no longer guarantees {loan.loan_number}.")
+                return HttpResponseRedirect(reverse("admin:loans_loan_change", args=[loan.pk]))
+        context = self._context(
+            request,
+            loan,
+            f"Remove guarantor {guarantor.member} ({_money(guarantor.pledged_amount)})",
+            form=form,
+            action=spec,
+            media=self.media + form.media,
+            form_url=request.path,
+            disbursement=None,
+        )
+        return TemplateResponse(request, "admin/loans/loan/action.html", context, status=status)
 
     def reverse_payment_view(self, request, object_id, payment_id):
         loan = self._loan_or_404(request, object_id)

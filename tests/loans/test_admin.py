@@ -288,6 +288,7 @@ def test_repayment_on_a_closed_loan_is_refused_and_reversal_restores_the_schedul
     payment = LoanPayment.objects.get(loan=loan)
     client = login(accountant)
     url = reverse("admin:loans_loan_reverse_payment", args=[loan.pk, payment.pk])
+    assert f'href="{url}" class="loans-reverse"' in client.get(change_url(loan)).content.decode()
     assert client.post(url, {"reason": ""}).status_code == 400
     assert client.post(url, {"reason": "Counterfeit notes"}).status_code == 302
 
@@ -473,3 +474,24 @@ def test_a_draft_can_be_corrected_within_the_product_limits(login, officer, prod
     assert done.status_code == 302
     loan.refresh_from_db()
     assert (loan.principal, loan.term) == (D("150000.00"), 18)
+
+
+def test_a_pledge_can_be_removed_before_approval(login, officer, product, borrower, branch):
+    guarantor = make_member(branch, savings="50000", first_name="Tunde")
+    loan = make_loan(
+        member=borrower,
+        product=product,
+        officer=officer,
+        status=Loan.Status.DRAFT,
+        guarantors=[(guarantor, "20000")],
+    )
+    client = login(officer)
+    pledge = loan.guarantors.get()
+
+    page = client.get(change_url(loan)).content.decode()
+    response = client.post(reverse("admin:loans_loan_remove_guarantor", args=[loan.pk, pledge.pk]), {})
+
+    assert "loans-remove-guarantor" in page
+    assert response.status_code == 302
+    pledge.refresh_from_db()
+    assert pledge.status == pledge.Status.WITHDRAWN
