@@ -363,3 +363,40 @@ def test_nightly_schedule_is_in_the_admin_tables():
         "30",
         "Africa/Lagos",
     )
+
+
+def test_penalties_cover_days_older_than_the_catch_up_window(branch):
+    # given 0.1% a day on 1000.00 principal overdue since 31 January, and end of day last run on 1 February
+    product = make_product(
+        penalty_rate=Decimal("0.1000"),
+        penalty_frequency=LoanProduct.PenaltyFrequency.PER_DAY,
+        penalty_basis=LoanProduct.PenaltyBasis.OVERDUE_PRINCIPAL,
+    )
+    loan = make_active_loan(branch, product=product, installments=QUARTER[:1])
+    run_end_of_day(as_of=date(2026, 2, 1))
+
+    # when it next runs on 31 May (118 days later; only the last 31 are replayed)
+    stats = run_end_of_day(as_of=date(2026, 5, 31))
+
+    # then every day since 1 February is charged once: 1 + 119 days = 120 × 1.00
+    assert len(stats["processed"]) == 31
+    assert _row(loan, 1).penalty_amount == Decimal("120.00")
+    assert _row(loan, 1).penalty_charged_through == date(2026, 5, 31)
+
+
+def test_command_refuses_a_date_before_the_last_run(branch):
+    run_end_of_day(as_of=date(2026, 3, 10))
+
+    with pytest.raises(CommandError, match="already run for 2026-03-10"):
+        call_command("run_end_of_day", "--date", "2026-03-01")
+
+
+def test_a_redelivered_task_does_nothing(branch):
+    product = make_product(penalty_rate=Decimal("5.0000"))
+    loan = make_active_loan(branch, product=product, installments=QUARTER)
+    run_end_of_day_task.delay("2026-03-10").get()
+
+    again = run_end_of_day_task.delay("2026-03-10").get()
+
+    assert again["already_processed"] is True
+    assert _row(loan, 1).penalty_amount == Decimal("110.00")
