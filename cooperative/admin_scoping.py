@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path
-from django.core.exceptions import FieldDoesNotExist
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -108,3 +109,23 @@ class ScopedInlineMixin:
         if scope_field_of(related) is not None and "queryset" not in kwargs:
             kwargs["queryset"] = scope_queryset(related._default_manager.all(), request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class SafeAutocompleteSelect(AutocompleteSelect):
+    """Django's AutocompleteSelect looks the submitted value up to render it again; a malformed
+    id (``member=zz`` on a UUID key) raises ValidationError there and the re-shown form is a 500.
+    Drop values the target key cannot parse: the field already reports them as invalid."""
+
+    def optgroups(self, name, value, attr=None):
+        target = self.field.target_field
+        return super().optgroups(name, [v for v in value if _parses(target, v)], attr)
+
+
+def _parses(field, value) -> bool:
+    if value in (None, ""):
+        return True
+    try:
+        field.to_python(value)
+    except (ValidationError, ValueError, TypeError):
+        return False
+    return True

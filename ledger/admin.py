@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib import admin, messages
-from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, Sum
 from django.http import Http404, HttpResponseRedirect
@@ -21,7 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from cooperative.admin_scoping import BranchScopedAdminMixin, ScopedHistoryAdmin
+from cooperative.admin_scoping import BranchScopedAdminMixin, SafeAutocompleteSelect, ScopedHistoryAdmin
 from cooperative.audit import record_event
 from cooperative.exceptions import DomainError
 from cooperative.models import AuditLog
@@ -490,7 +489,7 @@ class AccountAdmin(ScopedHistoryAdmin):
         widget = None
         member_admin = self.admin_site._registry.get(member_model)
         if member_admin is not None and member_admin.get_search_fields(request):
-            widget = AutocompleteSelect(member_field, self.admin_site)
+            widget = SafeAutocompleteSelect(member_field, self.admin_site)
         form = OpenAccountForm(
             request.POST if request.method == "POST" else None, members=members, member_widget=widget
         )

@@ -301,6 +301,23 @@ def test_open_account_cannot_pick_another_branchs_member(login, teller, other_br
     assert not Account.objects.filter(member=stranger).exists()
 
 
+@pytest.mark.parametrize("member", ["zz", "not-a-uuid", "1"])
+def test_open_account_with_a_malformed_member_id_is_a_form_error(login, teller, member):
+    # given a teller on the open-account page
+    client = login(teller)
+
+    # when a tampered or garbled member id comes back
+    response = client.post(
+        reverse("admin:ledger_account_add"),
+        {"member": member, "account_type": "ZZ", "minimum_balance": "1e30", "daily_withdrawal_limit": "-1"},
+    )
+
+    # then the form is shown again with errors, not a server error, and nothing is opened
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert not Account.objects.filter(member__isnull=False).exists()
+
+
 def test_freeze_and_unfreeze_actions_ask_for_a_reason(login, manager, branch):
     account = make_account(branch)
     client = login(manager)
