@@ -106,10 +106,17 @@ class Statement:
         return f"statement-{self.account.account_number}-{self.date_from:%Y%m%d}-{self.date_to:%Y%m%d}"
 
 
+# Period bounds are clamped to these dates: "from 0001-01-01" or "to 9999-12-31" (a person asking
+# for everything) would otherwise overflow when the bound is shifted to the next day or to UTC.
+EARLIEST_BOUND = date(1900, 1, 1)
+LATEST_BOUND = date(9000, 12, 31)
+
+
 def _period_bounds(date_from: date, date_to: date) -> tuple[datetime, datetime]:
     tz = timezone.get_current_timezone()
-    start = datetime.combine(date_from, time.min, tzinfo=tz)
-    end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=tz)
+    start = datetime.combine(min(max(date_from, EARLIEST_BOUND), LATEST_BOUND), time.min, tzinfo=tz)
+    end_day = min(max(date_to, EARLIEST_BOUND), LATEST_BOUND) + timedelta(days=1)
+    end = datetime.combine(end_day, time.min, tzinfo=tz)
     return start, end
 
 

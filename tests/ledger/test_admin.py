@@ -377,6 +377,20 @@ def test_statement_download_from_the_account_page_is_audited(login, teller, bran
     assert "before the start date" in bad.content.decode()
 
 
+def test_statement_download_for_extreme_dates_is_the_whole_history(login, teller, branch):
+    # given an account with money and a teller who types the widest dates the date picker allows
+    account = make_account(branch, balance="700.00")
+
+    # when the CSV is downloaded
+    response = login(teller).get(
+        action_url(account, "statement") + "?date_from=0001-01-01&date_to=9999-12-31&format=csv"
+    )
+
+    # then it is a file with the balance, not a server error
+    assert response.status_code == 200
+    assert b"700.00" in b"".join(response.streaming_content)
+
+
 def test_statement_download_needs_the_export_permission(login, make_staff, branch):
     account = make_account(branch)
     officer = make_staff("LOAN_OFFICER", branch)

@@ -78,6 +78,21 @@ def test_open_ended_statement_reconciles_with_the_account_balance(history):
     assert statement.movement_count == len(movements) == 5
 
 
+def test_statement_for_the_widest_possible_dates_is_the_whole_history(api_as, teller, history):
+    # given a teller who asks for "everything" with the extreme dates a date picker allows
+    params = {"from": "0001-01-01", "to": "9999-12-31"}
+
+    # when the statement is fetched
+    statement = account_statement(account=history, date_from=date(1, 1, 1), date_to=date(9999, 12, 31))
+    response = api_as(teller).get(url(history, **params))
+
+    # then it is the whole history, not a server error
+    assert statement.closing_balance == history.balance
+    assert statement.movement_count == 5
+    assert response.status_code == 200
+    assert response.json()["closing_balance"] == "8134.56"
+
+
 def test_statement_for_a_period_in_the_middle(history):
     statement = account_statement(account=history, date_from=date(2026, 2, 1), date_to=date(2026, 3, 20))
     movements = list(statement.movements())
