@@ -4,6 +4,7 @@ related-field choices all go through `get_queryset`, and out-of-scope ids answer
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import FieldDoesNotExist, ValidationError
@@ -46,6 +47,14 @@ class BranchScopedAdminMixin:
             else item
             for item in super().get_list_filter(request)
         ]
+
+    def get_changelist_instance(self, request):
+        try:
+            return super().get_changelist_instance(request)
+        except (ValidationError, ValueError, OverflowError) as exc:
+            # A hand-edited list URL (?branch=zz, ?created_at__gte=0001-01-01, a year of 11 digits)
+            # fails only when the query runs; answer it like Django's own bad lookups (?e=1).
+            raise IncorrectLookupParameters(exc) from exc
 
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)

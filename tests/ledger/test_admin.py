@@ -121,6 +121,28 @@ def test_teller_sees_only_their_branch(login, teller, books):
     assert theirs.account_number not in legs
 
 
+@pytest.mark.parametrize(
+    ("model", "params"),
+    [
+        ("account", {"branch": "zz"}),
+        ("transaction", {"created_at__gte": "0001-01-01"}),
+        ("transaction", {"branch": "not-a-uuid"}),
+        ("journalentry", {"posted_at__gte": "0001-01-01 00:00:00"}),
+        ("journalentry", {"value_date__year": "99999999999"}),
+    ],
+)
+def test_hand_edited_list_urls_are_answered_like_djangos_bad_lookups(login, accountant, books, model, params):
+    # given an accountant who edits a list URL by hand
+    client = login(accountant)
+
+    # when the list is opened with a parameter the database cannot use
+    response = client.get(reverse(f"admin:ledger_{model}_changelist"), params)
+
+    # then the admin sends them back to the list with its "bad filter" flag, not to a 500 page
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
+
+
 def test_account_page_shows_money_read_only_and_recent_movements(login, teller, books):
     ours, _ = books
     page = login(teller).get(change_url(ours)).content.decode()
