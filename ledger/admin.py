@@ -28,7 +28,14 @@ from cooperative.money import amount_in_words
 from cooperative.permissions import scope_queryset
 
 from . import services
-from .forms import MoneyMovementForm, OpenAccountForm, ReasonForm, StatementForm, TransferForm
+from .forms import (
+    CloseAccountForm,
+    MoneyMovementForm,
+    OpenAccountForm,
+    ReasonForm,
+    StatementForm,
+    TransferForm,
+)
 from .models import Account, Hold, JournalEntry, Side, Transaction
 from .services import DEPOSIT_ACCOUNT_TYPES
 from .statements import account_statement, export_detail, statement_http_response
@@ -168,7 +175,7 @@ class AccountAdmin(ScopedHistoryAdmin):
     list_select_related = ("member", "branch")
     show_full_result_count = False
     list_per_page = 50
-    actions = ("freeze_selected", "unfreeze_selected")
+    actions = ("freeze_selected", "unfreeze_selected", "close_selected")
     EDITABLE_FIELDS = ("name", "minimum_balance", "daily_withdrawal_limit")
     fieldsets = (
         (None, {"fields": ("account_number", "name", "member", "type", "branch", "currency")}),
@@ -204,6 +211,9 @@ class AccountAdmin(ScopedHistoryAdmin):
 
     def has_freeze_permission(self, request) -> bool:
         return request.user.has_perm("ledger.freeze_account")
+
+    def has_close_permission(self, request) -> bool:
+        return request.user.has_perm("ledger.close_account")
 
     # --- display ---
 
@@ -528,6 +538,46 @@ class AccountAdmin(ScopedHistoryAdmin):
     def unfreeze_selected(self, request, queryset):
         return self._status_action(
             request, queryset, "unfreeze_selected", "Unfreeze", services.unfreeze_account
+        )
+
+    @admin.action(permissions=["close"], description="Close selected accounts…")
+    def close_selected(self, request, queryset):
+        """Close member accounts; one with money needs an account to sweep it to (one entry)."""
+        form = CloseAccountForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            target = form.cleaned_data["sweep_to_account_number"]
+            done = 0
+            for account in queryset.order_by("account_number"):
+                if account.member_id is None:
+                    self.message_user(
+                        request,
+                        f"{account.account_number}: internal ledger accounts are not closed here.",
+                        messages.ERROR,
+                    )
+                    continue
+                try:
+                    services.close_account(
+                        account_id=account.pk,
+                        reason=form.cleaned_data["reason"],
+                        actor=request.user,
+                        sweep_to_account_id=target.pk if target is not None else None,
+                    )
+                    done += 1
+                except DomainError as exc:
+                    self.message_user(request, f"{account.account_number}: {exc.message}", messages.ERROR)
+            if done:
+                self.message_user(request, f"Closed {done} account(s).", messages.SUCCESS)
+            return None
+        rows = [(str(a), f"{a.get_status_display()}, balance {_money(a.balance)}") for a in queryset]
+        return _reason_page(
+            request,
+            self,
+            queryset,
+            action="close_selected",
+            title="Close accounts",
+            button="Close",
+            form=form,
+            rows=rows,
         )
 
     def _status_action(self, request, queryset, action, verb, service):

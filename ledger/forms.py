@@ -85,6 +85,28 @@ class ReasonForm(forms.Form):
         return reason
 
 
+class CloseAccountForm(ReasonForm):
+    sweep_to_account_number = forms.CharField(
+        label="Sweep the balance to account",
+        max_length=10,
+        min_length=10,
+        required=False,
+        help_text="Only when the account still holds money: the 10-digit number of the member "
+        "savings, shares or cash account that receives it.",
+    )
+
+    def clean_sweep_to_account_number(self) -> Account | None:
+        number = self.cleaned_data["sweep_to_account_number"].strip()
+        if not number:
+            return None
+        if not number.isdigit():
+            raise forms.ValidationError("Account numbers are 10 digits.")
+        target = Account.objects.filter(account_number=number, type__in=DEPOSIT_ACCOUNT_TYPES).first()
+        if target is None:
+            raise forms.ValidationError("No member savings, shares or cash account has this number.")
+        return target
+
+
 class OpenAccountForm(forms.Form):
     member = forms.ModelChoiceField(queryset=None)
     account_type = forms.ChoiceField(

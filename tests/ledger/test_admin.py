@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from cooperative.models import AuditLog
 from ledger import services
-from ledger.models import Account, Hold, JournalEntry, Transaction
+from ledger.models import Account, AccountType, Hold, JournalEntry, Transaction
 from tests.ledger.factories import make_account, make_member
 
 pytestmark = pytest.mark.django_db
@@ -368,6 +368,82 @@ def test_freeze_and_unfreeze_actions_ask_for_a_reason(login, manager, branch):
             "apply": "yes",
             "reason": "Cleared",
         },
+    )
+    account.refresh_from_db()
+    assert account.status == Account.Status.ACTIVE
+
+
+def test_manager_closes_accounts_with_a_reason_and_sweeps_money_out(login, manager, branch):
+    # given an empty account, one with money, and the member's other account to receive it
+    member = make_member(branch)
+    empty = make_account(branch, member=member, account_type=AccountType.CASH)
+    funded = make_account(branch, member=member, account_type=AccountType.SHARES, balance="1500.00")
+    savings = make_account(branch, member=member, balance="100.00")
+    client = login(manager)
+    changelist = reverse("admin:ledger_account_changelist")
+
+    # when the manager picks "Close" for both, the confirmation page asks for a reason and a sweep
+    ask = client.post(changelist, {"action": "close_selected", "_selected_action": [empty.pk, funded.pk]})
+    assert ask.status_code == 200
+    assert "Sweep the balance to account" in ask.content.decode()
+    # and confirms without a sweep account
+    client.post(
+        changelist,
+        {
+            "action": "close_selected",
+            "_selected_action": [empty.pk, funded.pk],
+            "apply": "yes",
+            "reason": "Member request",
+        },
+    )
+
+    # then the empty one is closed and the one with money is refused, naming what is missing
+    empty.refresh_from_db()
+    funded.refresh_from_db()
+    assert (empty.status, empty.status_reason) == (Account.Status.CLOSED, "Member request")
+    assert funded.status == Account.Status.ACTIVE
+
+    # when it is confirmed again with the savings account to sweep to
+    response = client.post(
+        changelist,
+        {
+            "action": "close_selected",
+            "_selected_action": [funded.pk],
+            "apply": "yes",
+            "reason": "Member request",
+            "sweep_to_account_number": savings.account_number,
+        },
+        follow=True,
+    )
+
+    # then the money moved in one entry and the account is closed
+    assert "Closed 1 account(s)." in response.content.decode()
+    funded.refresh_from_db()
+    savings.refresh_from_db()
+    assert (funded.status, funded.balance) == (Account.Status.CLOSED, D("0.00"))
+    assert savings.balance == D("1600.00")
+
+
+def test_close_action_form_errors_and_permission(login, manager, teller, branch):
+    account = make_account(branch)
+    changelist = reverse("admin:ledger_account_changelist")
+    # a bad sweep account number is shown on the confirmation page, nothing is closed
+    page = login(manager).post(
+        changelist,
+        {
+            "action": "close_selected",
+            "_selected_action": [account.pk],
+            "apply": "yes",
+            "reason": "x",
+            "sweep_to_account_number": "12345abcde",
+        },
+    )
+    assert page.status_code == 200
+    assert "Account numbers are 10 digits." in page.content.decode()
+    # a teller has no close action at all
+    login(teller).post(
+        changelist,
+        {"action": "close_selected", "_selected_action": [account.pk], "apply": "yes", "reason": "x"},
     )
     account.refresh_from_db()
     assert account.status == Account.Status.ACTIVE
