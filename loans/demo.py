@@ -133,6 +133,13 @@ def seed(*, branch, other_branch, staff, stdout, **_ignored) -> None:
         except DomainError as exc:
             stdout.write(f"Loans demo: skipped a {status.lower()} loan for {borrower}: {exc}")
     stdout.write(f"Loans demo: 2 products, {made} loans in every state (some overdue).")
+    # Classify the portfolio now, as the nightly job would, so arrears and PAR show at once.
+    from .eod import run_end_of_day
+
+    stats = run_end_of_day(as_of=today)
+    stdout.write(
+        f"Loans demo: end of day for {today}: {stats.get('loans_in_arrears', 0)} loan(s) in arrears."
+    )
 
 
 def _make(*, status, product, borrower, members, term, disbursed_on, paid, purpose, officer, manager, teller):

@@ -9,8 +9,14 @@ import pytest
 from django.core.management import call_command
 
 from cooperative import demo
+from cooperative.models import User
 from loans import demo as loans_demo
 from loans.models import Loan, LoanProduct, LoanSchedule
+
+
+def demo_staff(role: str) -> User:
+    return User.objects.get(groups__name=role, email__endswith="@coopdesk.local")
+
 
 pytestmark = pytest.mark.django_db
 
@@ -54,3 +60,17 @@ def test_seed_demo_has_loans_in_every_state_and_the_books_balance():
     verified = io.StringIO()
     call_command("verify_ledger", stdout=verified)
     assert "Ledger OK" in verified.getvalue()
+
+
+def test_seed_demo_classifies_the_overdue_loans_so_the_dashboard_shows_arrears():
+    # given the demo (it runs end of day for today after creating the loans)
+    call_command("seed_demo", password="demo-password-123", stdout=io.StringIO())
+    # then overdue active loans carry days past due and an arrears bucket
+    overdue = Loan.objects.filter(status=Loan.Status.DISBURSED, days_past_due__gt=0)
+    assert overdue.exists()
+    assert all(loan.arrears_bucket is not None for loan in overdue)
+    # and the PAR30 widget on the dashboard is no longer zero
+    from loans.reports import par
+
+    manager = demo_staff("MANAGER")
+    assert par(user=manager, days=30) > 0
