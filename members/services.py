@@ -122,10 +122,15 @@ def _clean_text(name: str, value, *, required: bool = False) -> str:
     return text
 
 
+EMAIL_MAX_LENGTH = Member._meta.get_field("email").max_length
+
+
 def _clean_email(value) -> str:
     text = str(value or "").strip().lower()
     if not text:
         return ""
+    if len(text) > EMAIL_MAX_LENGTH:  # the column's size: longer would be a database error
+        raise ValidationFailed(f"An email address has at most {EMAIL_MAX_LENGTH} characters.", field="email")
     try:
         validate_email(text)
     except DjangoValidationError as exc:

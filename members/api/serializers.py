@@ -74,7 +74,7 @@ class _MemberInputFields(serializers.Serializer):
     first_name = serializers.CharField(max_length=80)
     last_name = serializers.CharField(max_length=80)
     phone = serializers.CharField(max_length=32, help_text="Any format: 0803 123 4567, +2348031234567.")
-    email = serializers.EmailField(required=False, allow_blank=True)
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
     date_of_birth = serializers.DateField(required=False, allow_null=True)
     gender = serializers.ChoiceField(choices=Member.Gender.choices, required=False)
     occupation = serializers.CharField(max_length=120, required=False, allow_blank=True)

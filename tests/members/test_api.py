@@ -49,6 +49,8 @@ def test_teller_registers_a_member_and_sees_bvn_masked(api_as, teller, branch):
         ({"date_of_birth": "2999-01-01"}, "date_of_birth"),
         ({"date_of_birth": "yesterday"}, "date_of_birth"),
         ({"email": "nope"}, "email"),
+        ({"email": "a" * 250 + "@example.ng"}, "email"),  # longer than the 254 the column holds
+        ({"next_of_kin_phone": "not a phone"}, "next_of_kin_phone"),
         ({"gender": "Z"}, "gender"),
         ({"branch": "not-a-uuid"}, "branch"),
         ({"branch": "00000000-0000-0000-0000-000000000000"}, "branch"),
