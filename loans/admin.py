@@ -439,6 +439,11 @@ class LoanAdmin(ScopedHistoryAdmin):
             ),
             ("Installments paid", f"{figures['installments_paid']} of {figures['installments']}"),
         ]
+        if obj.status == Loan.Status.WRITTEN_OFF:
+            # The contract is still owed (recoveries go against it) but the books carry nothing.
+            rows[0] = ("Principal still owed (off the books)", rows[0][1])
+            rows.insert(1, ("Written off", _money(obj.written_off_amount)))
+            rows.insert(2, ("Recovered since", _money(obj.recovered_amount)))
         return format_html(
             '<table class="loans-summary">{}</table>',
             format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows),

@@ -324,6 +324,10 @@ def test_write_off_needs_the_permission_and_a_reason(login, officer, manager, te
     assert client.post(action_url(loan, "write_off"), {"reason": "Member relocated"}).status_code == 302
     loan.refresh_from_db()
     assert loan.status == Loan.Status.WRITTEN_OFF
+    # the loan page says the principal is off the books and how much was written off
+    html = client.get(reverse("admin:loans_loan_change", args=[loan.pk])).content.decode()
+    assert "Principal still owed (off the books)" in html
+    assert "Written off" in html
 
 
 # --- products ---------------------------------------------------------------------------------------
