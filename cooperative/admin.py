@@ -91,6 +91,7 @@ class AuditLogAdmin(BranchScopedAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "event", "username", "user", "branch", "ip_address", "path")
     list_filter = ("event", "branch", ("created_at", admin.DateFieldListFilter))
     search_fields = ("username", "ip_address", "request_id", "path")
+    search_help_text = "Email typed at sign-in, IP address, request id (X-Request-ID) or path."
     date_hierarchy = "created_at"
     list_select_related = ("user", "branch")
     show_full_result_count = False

@@ -112,6 +112,10 @@ class BranchFilter(admin.SimpleListFilter):
         return queryset
 
 
+class HoldBranchFilter(BranchFilter):
+    field_path = "account__branch"
+
+
 class EntryAmountRangeFilter(AmountRangeFilter):
     amount_field = "total_amount"
 
@@ -172,6 +176,9 @@ class AccountAdmin(ScopedHistoryAdmin):
     list_display = ("account_number", "name", "member", "type", "balance", "held_amount", "status", "branch")
     list_filter = ("type", "status", BranchFilter)
     search_fields = ("^account_number", "^member__member_number", "member__first_name", "member__last_name")
+    search_help_text = (
+        "Account number or member number (their first digits), or the member's first or last name."
+    )
     list_select_related = ("member", "branch")
     show_full_result_count = False
     list_per_page = 50
@@ -706,6 +713,7 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, BranchScopedAdminMixin, admin.ModelA
         "legs__reconciliation_status",
     )
     search_fields = ("=reference", "=legs__account__account_number", "=legs__reference")
+    search_help_text = "The full journal reference, or the full 10-digit number of an account it touched."
     list_select_related = ("branch", "posted_by")
     show_full_result_count = False
     date_hierarchy = "value_date"
@@ -836,6 +844,7 @@ class TransactionAdmin(ReadOnlyAdminMixin, BranchScopedAdminMixin, admin.ModelAd
         "reconciliation_status",
     )
     search_fields = ("=reference", "=account__account_number")
+    search_help_text = "The full reference, or the full 10-digit account number."
     list_select_related = ("account", "branch")
     show_full_result_count = False
     actions = ("reverse_selected",)
@@ -884,8 +893,9 @@ class TransactionAdmin(ReadOnlyAdminMixin, BranchScopedAdminMixin, admin.ModelAd
 @admin.register(Hold)
 class HoldAdmin(ScopedHistoryAdmin):
     list_display = ("account", "amount", "original_amount", "reason", "reference", "status", "created_at")
-    list_filter = ("status",)
+    list_filter = ("status", HoldBranchFilter)
     search_fields = ("=account__account_number", "=reference")
+    search_help_text = "The full 10-digit account number, or the hold's reference (e.g. a loan number)."
     list_select_related = ("account",)
     show_full_result_count = False
     actions = ("release_selected",)

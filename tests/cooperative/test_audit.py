@@ -198,3 +198,15 @@ def test_audit_log_api_is_read_only(api_as, auditor, branch):
     assert client.post("/api/v1/audit-logs/", {"event": "OTHER"}, format="json").status_code == 405
     assert client.delete(f"/api/v1/audit-logs/{row.pk}/").status_code == 405
     assert AuditLog.objects.filter(pk=row.pk).exists()
+
+
+def test_audit_log_list_says_what_its_search_box_finds(client, auditor):
+    # given an auditor on the audit log
+    client.force_login(auditor)
+
+    # when the list opens
+    response = client.get("/admin/cooperative/auditlog/")
+
+    # then the search box explains what it matches
+    assert response.status_code == 200
+    assert "IP address, request id (X-Request-ID) or path" in response.content.decode()

@@ -83,6 +83,34 @@ def test_changelists_render_with_filters(login, admin_user, books, model, query)
     assert "?e=1" not in response.get("Location", "")
 
 
+@pytest.mark.parametrize(
+    ("model", "hint"),
+    [
+        ("account", "Account number or member number"),
+        ("journalentry", "The full journal reference"),
+        ("transaction", "The full reference"),
+        ("hold", "The full 10-digit account number"),
+    ],
+)
+def test_each_list_says_what_its_search_box_finds(login, teller, books, model, hint):
+    # a teller sees, under the search box, what to type
+    response = login(teller).get(reverse(f"admin:ledger_{model}_changelist"))
+    assert hint in response.content.decode()
+
+
+def test_holds_filter_by_branch(login, admin_user, books, branch, other_branch):
+    # given a hold in each branch
+    ours, theirs = books
+    services.place_hold(account_id=theirs.pk, amount=D("100.00"), reason="Pledge")
+
+    # when an admin filters holds by the main branch
+    listing = login(admin_user).get(reverse("admin:ledger_hold_changelist"), {"branch": branch.pk})
+
+    # then only that branch's hold is listed
+    assert ours.account_number in listing.content.decode()
+    assert theirs.account_number not in listing.content.decode()
+
+
 def test_branch_filter_and_amount_range_narrow_the_list(login, admin_user, books, branch):
     ours, theirs = books
     client = login(admin_user)
