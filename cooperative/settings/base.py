@@ -160,6 +160,9 @@ ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row; object grants are
 # Staff MFA (django-otp TOTP). Production default true; `make run` sets it false for the demo.
 REQUIRE_STAFF_MFA = env.bool("REQUIRE_STAFF_MFA", default=True)
 OTP_TOTP_ISSUER = "Coopdesk"
+# Never show TOTP secrets, QR codes or backup codes of existing devices in the admin: AUDITOR holds
+# every view permission and could otherwise read anyone's second factor.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 STAFF_SESSION_IDLE_TIMEOUT = env.int("STAFF_SESSION_IDLE_TIMEOUT", default=15 * 60)  # seconds
 
 # Client IP: REMOTE_ADDR, or the header named here only when a trusted proxy sets it.

@@ -205,3 +205,26 @@ def test_with_mfa_on_the_login_page_asks_for_the_code_and_has_no_notice(client):
     page = client.get("/admin/login/").content.decode()
     assert 'name="otp_token"' in page
     assert 'id="demo-notice"' not in page
+
+
+def test_nobody_reads_a_second_factor_secret_in_the_admin(client, auditor, admin_user, teller):
+    # given a teller's authenticator and backup codes
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+
+    device = TOTPDevice.objects.create(user=teller, name="phone", confirmed=True)
+    backup = StaticDevice.objects.create(user=teller, name="backup", confirmed=True)
+    StaticToken.objects.create(device=backup, token="backup77")
+
+    for reader in (auditor, admin_user):
+        client.force_login(reader)
+        # when an auditor (every view permission) or an admin opens the device pages
+        page = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/")
+        static_page = client.get(f"/admin/otp_static/staticdevice/{backup.pk}/change/")
+
+        # then the secret, its QR code and the backup codes are not shown
+        assert page.status_code == 200
+        assert device.key not in page.content.decode()
+        assert client.get(f"/admin/otp_totp/totpdevice/{device.pk}/config/").status_code == 403
+        assert client.get(f"/admin/otp_totp/totpdevice/{device.pk}/qrcode/").status_code == 403
+        assert static_page.status_code == 200
+        assert "backup77" not in static_page.content.decode()
