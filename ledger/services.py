@@ -442,6 +442,46 @@ def _counter_gl_code(channel: str) -> str:
     return gl_code
 
 
+def _counter_movement(
+    *,
+    kind: str,
+    member_side: str,
+    account_id,
+    amount,
+    actor,
+    description,
+    channel,
+    idempotency_key,
+    value_date,
+    branch_id,
+    default_narration: str,
+) -> JournalEntry:
+    """Money between a member's account and the branch's teller cash (or bank) GL account."""
+    gl_code = _counter_gl_code(channel)
+    branch_id = branch_id or _branch_of(account_id)
+    counter_side = Side.CREDIT if member_side == Side.DEBIT else Side.DEBIT
+
+    def post(gl) -> JournalEntry:
+        counter_id = gl(branch_id=branch_id, gl_code=gl_code)
+        member_line = Line(account_id, member_side, amount, description)
+        counter_line = Line(counter_id, counter_side, amount, description)
+        return post_entry(
+            kind=kind,
+            # Debit leg first, so statements and the API list legs in the usual order.
+            lines=[member_line, counter_line] if member_side == Side.DEBIT else [counter_line, member_line],
+            narration=description or default_narration,
+            actor=actor,
+            branch_id=branch_id,
+            idempotency_key=idempotency_key,
+            value_date=value_date,
+            guard=_member_account_guard(
+                account_id, actor=actor, perm="ledger.post_transaction", expected_branch_id=branch_id
+            ),
+        )
+
+    return _post_with_gl(post)
+
+
 def deposit(
     *,
     account_id,
@@ -457,24 +497,18 @@ def deposit(
 
     `branch_id` (the account's branch) saves a lookup when the caller already has it.
     """
-    gl_code = _counter_gl_code(channel)
-    branch_id = branch_id or _branch_of(account_id)
-    return _post_with_gl(
-        lambda gl: post_entry(
-            kind=JournalEntry.Kind.DEPOSIT,
-            lines=[
-                Line(gl(branch_id=branch_id, gl_code=gl_code), Side.DEBIT, amount, description),
-                Line(account_id, Side.CREDIT, amount, description),
-            ],
-            narration=description or "Deposit",
-            actor=actor,
-            branch_id=branch_id,
-            idempotency_key=idempotency_key,
-            value_date=value_date,
-            guard=_member_account_guard(
-                account_id, actor=actor, perm="ledger.post_transaction", expected_branch_id=branch_id
-            ),
-        )
+    return _counter_movement(
+        kind=JournalEntry.Kind.DEPOSIT,
+        member_side=Side.CREDIT,
+        account_id=account_id,
+        amount=amount,
+        actor=actor,
+        description=description,
+        channel=channel,
+        idempotency_key=idempotency_key,
+        value_date=value_date,
+        branch_id=branch_id,
+        default_narration="Deposit",
     )
 
 
@@ -490,24 +524,18 @@ def withdraw(
     branch_id=None,
 ) -> JournalEntry:
     """Member takes out: debit the member's account, credit teller cash (or bank)."""
-    gl_code = _counter_gl_code(channel)
-    branch_id = branch_id or _branch_of(account_id)
-    return _post_with_gl(
-        lambda gl: post_entry(
-            kind=JournalEntry.Kind.WITHDRAWAL,
-            lines=[
-                Line(account_id, Side.DEBIT, amount, description),
-                Line(gl(branch_id=branch_id, gl_code=gl_code), Side.CREDIT, amount, description),
-            ],
-            narration=description or "Withdrawal",
-            actor=actor,
-            branch_id=branch_id,
-            idempotency_key=idempotency_key,
-            value_date=value_date,
-            guard=_member_account_guard(
-                account_id, actor=actor, perm="ledger.post_transaction", expected_branch_id=branch_id
-            ),
-        )
+    return _counter_movement(
+        kind=JournalEntry.Kind.WITHDRAWAL,
+        member_side=Side.DEBIT,
+        account_id=account_id,
+        amount=amount,
+        actor=actor,
+        description=description,
+        channel=channel,
+        idempotency_key=idempotency_key,
+        value_date=value_date,
+        branch_id=branch_id,
+        default_narration="Withdrawal",
     )
 
 
