@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from rest_framework_simplejwt.token_blacklist import admin as token_blacklist_admin
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from simple_history.admin import SimpleHistoryAdmin
 
 from .admin_scoping import BranchScopedAdminMixin, ScopedHistoryAdmin
@@ -112,3 +114,20 @@ class AuditLogAdmin(BranchScopedAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class OutstandingTokenAdmin(token_blacklist_admin.OutstandingTokenAdmin):
+    """Issued refresh tokens: who holds one and until when, never the token itself (a bearer
+    credential: anyone reading it, AUDITOR included, could act as its holder)."""
+
+    exclude = ("token",)
+    search_fields = ("user__email", "jti")
+    search_help_text = "The holder's email or the token id (jti)."
+
+    def get_readonly_fields(self, request, obj=None):
+        return [name for name in super().get_readonly_fields(request, obj) if name != "token"]
+
+
+if admin.site.is_registered(OutstandingToken):
+    admin.site.unregister(OutstandingToken)
+admin.site.register(OutstandingToken, OutstandingTokenAdmin)

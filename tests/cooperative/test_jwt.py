@@ -169,3 +169,23 @@ def test_access_tokens_are_short_lived():
     assert settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds() <= 3600
     assert settings.SIMPLE_JWT["ROTATE_REFRESH_TOKENS"] is True
     assert settings.SIMPLE_JWT["BLACKLIST_AFTER_ROTATION"] is True
+
+
+def test_issued_refresh_tokens_are_never_shown_in_the_admin(client, teller, auditor, admin_user):
+    # given a teller who signed in to the API
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    token = issue(client, teller)["refresh"]
+    outstanding = OutstandingToken.objects.get(user=teller)
+
+    for reader in (auditor, admin_user):
+        # when an auditor or an admin looks at the issued tokens
+        client.force_login(reader)
+        listing = client.get("/admin/token_blacklist/outstandingtoken/", {"q": teller.email})
+        page = client.get(f"/admin/token_blacklist/outstandingtoken/{outstanding.pk}/change/")
+
+        # then they see who holds one and until when, but not the token they could use
+        assert listing.status_code == page.status_code == 200
+        assert outstanding.jti in listing.content.decode()
+        assert token not in page.content.decode()
+        assert outstanding.jti in page.content.decode()
