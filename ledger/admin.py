@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, Sum
+from django.db.models import BooleanField, Case, Q, Sum, Value, When
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -25,7 +25,7 @@ from cooperative.audit import record_event
 from cooperative.exceptions import DomainError
 from cooperative.models import AuditLog
 from cooperative.money import amount_in_words
-from cooperative.permissions import scope_queryset
+from cooperative.permissions import scope_queryset, sees_all_branches, user_branch_ids
 
 from . import services
 from .forms import (
@@ -638,8 +638,21 @@ class LegInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
-    fields = ("account", "type", "amount", "balance_after", "description", "branch", "reconciliation_status")
+    fields = (
+        "account",
+        "type",
+        "amount",
+        "balance_after_shown",
+        "description",
+        "branch",
+        "reconciliation_status",
+    )
     readonly_fields = fields
+
+    @admin.display(description="Balance after")
+    def balance_after_shown(self, obj: Transaction) -> str:
+        # A transfer may credit another branch's account: its balance stays private to that branch.
+        return _money(obj.balance_after) if getattr(obj, "balance_visible", True) else "—"
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -656,7 +669,16 @@ class LegInline(admin.TabularInline):
         )
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("account", "branch").order_by("created_at", "id")
+        legs = super().get_queryset(request).select_related("account", "branch").order_by("created_at", "id")
+        if sees_all_branches(request.user):
+            return legs.annotate(balance_visible=Value(True, output_field=BooleanField()))
+        return legs.annotate(
+            balance_visible=Case(
+                When(account__branch_id__in=user_branch_ids(request.user), then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            )
+        )
 
 
 def _reverse_entries(request, model_admin, entries, action: str):

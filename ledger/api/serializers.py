@@ -14,7 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cooperative.money import parse_amount
-from cooperative.permissions import scope_queryset
+from cooperative.permissions import granted_object_pks, scope_queryset, sees_all_branches, user_branch_ids
 from members.models import Member
 
 from ..models import Account, AccountType, JournalEntry, Transaction
@@ -26,6 +26,29 @@ CHANNELS = (("cash", "Cash at the counter (teller cash)"), ("bank", "Bank transf
 
 def _money(**kwargs) -> serializers.DecimalField:
     return serializers.DecimalField(max_digits=18, decimal_places=2, read_only=True, **kwargs)
+
+
+PRIVATE_HELP = "Null when the account belongs to a branch you do not work in (e.g. a transfer's receiver)."
+BALANCE_FIELDS = ("balance", "held_amount", "available_balance", "balance_after")
+
+
+def _hide_balances_outside_scope(serializer, account, data: dict) -> dict:
+    """A transfer may credit another branch's account; its figures stay private to that branch.
+
+    Only applied when the serializer has the request in its context (transfers and journal reads);
+    the rows of the caller's own branches need no query, a grant is looked up once per response."""
+    request = serializer.context.get("request")
+    if request is None or account is None:
+        return data
+    user = request.user
+    if sees_all_branches(user) or account.branch_id in set(user_branch_ids(user)):
+        return data
+    cache = serializer.context.setdefault("_granted_account_pks", {})
+    if "pks" not in cache:
+        cache["pks"] = set(granted_object_pks(user, Account))
+    if account.pk in cache["pks"]:
+        return data
+    return {key: (None if key in BALANCE_FIELDS else value) for key, value in data.items()}
 
 
 @extend_schema_field(
@@ -135,16 +158,19 @@ class AccountCreateSerializer(serializers.Serializer):
 
 
 class AccountBalanceSerializer(serializers.ModelSerializer):
-    """An account's figures right after a posting."""
+    """An account's figures right after a posting (null for another branch's account)."""
 
-    balance = _money()
-    held_amount = _money()
-    available_balance = _money()
+    balance = _money(allow_null=True, help_text=PRIVATE_HELP)
+    held_amount = _money(allow_null=True, help_text=PRIVATE_HELP)
+    available_balance = _money(allow_null=True, help_text=PRIVATE_HELP)
 
     class Meta:
         model = Account
         fields = ("id", "account_number", "currency", "status", "balance", "held_amount", "available_balance")
         read_only_fields = fields
+
+    def to_representation(self, instance):
+        return _hide_balances_outside_scope(self, instance, super().to_representation(instance))
 
 
 # --- Journal entries and legs ---------------------------------------------------------------------
@@ -153,12 +179,17 @@ class AccountBalanceSerializer(serializers.ModelSerializer):
 class LegSerializer(serializers.ModelSerializer):
     account_number = serializers.CharField(source="account.account_number", read_only=True)
     amount = _money()
-    balance_after = _money(help_text="The account's balance just after this leg.")
+    balance_after = _money(
+        allow_null=True, help_text="The account's balance just after this leg. " + PRIVATE_HELP
+    )
 
     class Meta:
         model = Transaction
         fields = ("id", "account", "account_number", "type", "amount", "balance_after", "description")
         read_only_fields = fields
+
+    def to_representation(self, instance):
+        return _hide_balances_outside_scope(self, instance.account, super().to_representation(instance))
 
 
 ENTRY_FIELDS = (

@@ -264,7 +264,9 @@ class TransferView(APIView):
         result = _with_legs(entry)
         result.from_account = _account_of(result, data["from_account"].pk)
         result.to_account = _account_of(result, data["to_account"].pk)
-        return Response(TransferResultSerializer(result).data, status=status.HTTP_201_CREATED)
+        # The request in the context keeps another branch's balance out of the reply.
+        data = TransferResultSerializer(result, context={"request": request}).data
+        return Response(data, status=status.HTTP_201_CREATED)
 
 
 # --- Movements ------------------------------------------------------------------------------------

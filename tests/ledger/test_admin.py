@@ -560,6 +560,28 @@ def test_entry_page_shows_its_legs(login, accountant, branch):
     assert "ledger-reverse" in page
 
 
+def test_entry_page_keeps_another_branchs_balance_private(login, teller, admin_user, branch, other_branch):
+    # given a transfer from a member here to a member of another branch
+    ours = make_account(branch, balance="5000.00")
+    theirs = make_account(other_branch, balance="777.00")
+    entry = services.transfer(
+        from_account_id=ours.pk, to_account_id=theirs.pk, amount=D("1000.00"), description="Rent"
+    )
+    url = reverse("admin:ledger_journalentry_change", args=[entry.pk])
+
+    # when the teller opens the entry, then both legs are listed but only our balance is shown
+    page = login(teller).get(url).content.decode()
+    assert ours.account_number in page
+    assert theirs.account_number in page
+    assert "4,000.00" in page or "4000.00" in page
+    assert "1,777.00" not in page
+    assert "1777.00" not in page
+
+    # and an admin who sees every branch sees both balances
+    page = login(admin_user).get(url).content.decode()
+    assert "1,777.00" in page or "1777.00" in page
+
+
 def test_reverse_from_the_entry_page(login, accountant, branch):
     account = make_account(branch, balance="2500.00")
     entry = Transaction.objects.get(account=account).entry

@@ -289,9 +289,14 @@ def test_partner_with_an_object_grant_reads_but_cannot_post_outside_its_branches
 # --- Transfers ------------------------------------------------------------------------------------
 
 
-def test_transfer_to_another_branch_returns_both_new_balances(api_as, teller, branch, other_branch):
+def test_transfer_to_another_branch_keeps_the_receivers_balance_private(
+    api_as, teller, make_staff, branch, other_branch
+):
+    # given a member account in each branch
     alice = make_account(branch, balance="10000.00")
     bola = make_account(other_branch, balance="200.00")
+
+    # when a teller of the first branch transfers to the other branch
     response = post(
         api_as(teller),
         "/api/v1/transfers/",
@@ -302,11 +307,33 @@ def test_transfer_to_another_branch_returns_both_new_balances(api_as, teller, br
             "description": "Rent",
         },
     )
+
+    # then the money moved, the teller sees their member's new balance, and only the receiving
+    # account's number: its balance belongs to the other branch (in the reply and in the legs)
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["kind"] == "TRANSFER"
     assert body["from_account"]["balance"] == "8999.75"
-    assert body["to_account"]["balance"] == "1200.25"
+    assert body["to_account"]["account_number"] == bola.account_number
+    assert body["to_account"]["balance"] is None
+    assert body["to_account"]["available_balance"] is None
+    legs = {leg["account_number"]: leg for leg in body["legs"]}
+    assert legs[bola.account_number]["balance_after"] is None
+    assert legs[alice.account_number]["balance_after"] == "8999.75"
+    entry = api_as(teller).get(f"/api/v1/journal-entries/{body['id']}/").json()
+    assert {leg["account_number"]: leg["balance_after"] for leg in entry["legs"]} == {
+        alice.account_number: "8999.75",
+        bola.account_number: None,
+    }
+    bola.refresh_from_db()
+    assert bola.balance == D("1200.25")
+    # and an auditor, who reads every branch, sees both figures
+    auditor = make_staff("AUDITOR", branch)
+    entry = api_as(auditor).get(f"/api/v1/journal-entries/{body['id']}/").json()
+    assert {leg["account_number"]: leg["balance_after"] for leg in entry["legs"]} == {
+        alice.account_number: "8999.75",
+        bola.account_number: "1200.25",
+    }
     assert ledger_discrepancies() == CLEAN
 
 
