@@ -56,6 +56,18 @@ class BranchScopedAdminMixin:
             # fails only when the query runs; answer it like Django's own bad lookups (?e=1).
             raise IncorrectLookupParameters(exc) from exc
 
+    def response_action(self, request, queryset):
+        # A tampered action POST (`_selected_action=zz`) would fail deep inside the action with a
+        # ValidationError; drop ids that are not ids, so Django answers "Items must be selected".
+        name = admin.helpers.ACTION_CHECKBOX_NAME
+        selected = request.POST.getlist(name)
+        valid = [value for value in selected if value and _parses(self.model._meta.pk, value)]
+        if len(valid) != len(selected):
+            post = request.POST.copy()
+            post.setlist(name, valid)
+            request.POST = post
+        return super().response_action(request, queryset)
+
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)
         if obj is None:

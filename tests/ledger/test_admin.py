@@ -174,6 +174,33 @@ def test_hand_edited_list_urls_are_answered_like_djangos_bad_lookups(login, acco
         assert response.status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("changelist", "action"),
+    [
+        ("admin:ledger_journalentry_changelist", "reverse_selected"),
+        ("admin:ledger_account_changelist", "close_selected"),
+        ("admin:ledger_hold_changelist", "release_selected"),
+        ("admin:members_member_changelist", "exit_selected"),
+    ],
+)
+def test_a_tampered_action_post_is_refused_politely(login, admin_user, books, changelist, action):
+    # given an admin whose action form was tampered with (ids that are not ids)
+    client = login(admin_user)
+    entries = JournalEntry.objects.count()
+
+    # when it is posted
+    response = client.post(
+        reverse(changelist),
+        {"action": action, "_selected_action": ["zz", ""], "apply": "yes", "post": "yes", "reason": "x"},
+        follow=True,
+    )
+
+    # then Django's "select items" message comes back and nothing changed
+    assert response.status_code == 200
+    assert "Items must be selected" in response.content.decode()
+    assert JournalEntry.objects.count() == entries
+
+
 def test_account_page_shows_money_read_only_and_recent_movements(login, teller, books):
     ours, _ = books
     page = login(teller).get(change_url(ours)).content.decode()
