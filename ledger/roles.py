@@ -32,4 +32,6 @@ ROLE_PERMISSIONS = {
         "ledger.export_statement",
     ],
     "PARTNER": ["ledger.view_account", "ledger.view_transaction"],
+    # Auditors read everything (every view_* comes automatically) and may take statements away.
+    "AUDITOR": ["ledger.export_statement"],
 }

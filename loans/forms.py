@@ -9,9 +9,9 @@ from datetime import date
 from decimal import Decimal
 
 from django import forms
-from django.contrib.admin.widgets import AutocompleteSelect
 from django.utils import timezone
 
+from cooperative.admin_scoping import SafeAutocompleteSelect
 from cooperative.money import parse_amount
 from members.models import Member
 
@@ -115,7 +115,7 @@ class LoanApplicationForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["member"] = forms.ModelChoiceField(
             queryset=members,
-            widget=AutocompleteSelect(
+            widget=SafeAutocompleteSelect(
                 Loan._meta.get_field("member"),
                 admin_site,
                 attrs={"data-loans-member": "1", "style": "width: 28em"},
@@ -192,7 +192,7 @@ class GuarantorForm(forms.Form):
         self.fields["guarantor"] = forms.ModelChoiceField(
             queryset=members,
             label="Guarantor (member)",
-            widget=AutocompleteSelect(
+            widget=SafeAutocompleteSelect(
                 Loan._meta.get_field("member"), admin_site, attrs={"style": "width: 28em"}
             ),
         )

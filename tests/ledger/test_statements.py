@@ -305,3 +305,17 @@ def test_exports_stream_movements_in_one_query(branch, django_assert_max_num_que
         render_csv(statement)
     with django_assert_max_num_queries(1):
         render_xlsx(statement)
+
+
+def test_an_auditor_may_download_statements_of_every_branch(make_staff, branch, other_branch):
+    from rest_framework.test import APIClient
+
+    from tests.ledger.factories import make_account as _make_account
+
+    auditor = make_staff("AUDITOR", branch, email="auditor-stmt@test.ng")
+    account = _make_account(other_branch, balance="250.00")
+    client = APIClient()
+    client.force_authenticate(auditor)
+    response = client.get(f"/api/v1/accounts/{account.pk}/statement/?format=csv")
+    assert response.status_code == 200
+    assert b"250.00" in b"".join(response.streaming_content)

@@ -169,6 +169,20 @@ def test_application_outside_the_limits_is_a_form_error(login, officer, product,
     assert not Loan.objects.exists()
 
 
+def test_malformed_member_or_guarantor_ids_are_form_errors_not_500s(login, officer, product, borrower):
+    client = login(officer)
+    application = client.post(
+        reverse("admin:loans_loan_add"),
+        {"member": "zz", "product": product.pk, "principal": "100000", "term": "6"},
+    )
+    loan = make_loan(member=borrower, product=product, officer=officer, status=Loan.Status.DRAFT)
+    guarantor = client.post(action_url(loan, "guarantor"), {"guarantor": "zz", "amount": "1000"})
+
+    assert application.status_code == 400
+    assert guarantor.status_code == 400
+    assert not loan.guarantors.exists()
+
+
 def test_ineligible_member_shows_the_reasons(login, officer, branch):
     # given a product lending at most 2x savings, and a member with 10,000 saved
     product = LoanProductFactory(savings_multiple=D("2"))
