@@ -268,13 +268,13 @@ class LoanDetailView(generics.RetrieveAPIView):
 
 
 class _LoanActionView(APIView):
-    """POST loans/{id}/<action>/: one lifecycle service call, answering the loan."""
+    """POST loans/{id}/<action>/: one lifecycle service call, answering the loan.
+
+    Each subclass defines `call(self, request, loan, data)`, which calls its service.
+    """
 
     parser_classes = (DecimalJSONParser,)
     input_serializer: type[serializers.Serializer] = CommentInputSerializer
-
-    def call(self, request, loan: Loan, data: dict) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
 
     def post(self, request, pk):
         loan = _loan_or_404(request, pk)
