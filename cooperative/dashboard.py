@@ -41,3 +41,36 @@ def widgets_for(request) -> list[dict]:
             continue
         shown.append({"title": widget.title, "template": widget.template, **widget.context(request)})
     return shown
+
+
+# --- Header badges --------------------------------------------------------------------------------
+# A badge is a small count shown in the admin header on every page ("My approvals 3"). Apps
+# register them in AppConfig.ready(); `count(request)` must be cheap (one indexed COUNT).
+
+
+@dataclass(frozen=True)
+class Badge:
+    label: str
+    url: Callable
+    count: Callable
+    order: int = 100
+
+
+_badges: list[Badge] = []
+
+
+def register_badge(*, label: str, url: Callable, count: Callable, order: int = 100) -> None:
+    """`url()` -> link target; `count(request)` -> int (0 hides the number, not the link)."""
+    if any(b.label == label for b in _badges):
+        return
+    _badges.append(Badge(label, url, count, order))
+
+
+def badges_for(request) -> list[dict]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_staff:
+        return []
+    return [
+        {"label": badge.label, "url": badge.url(), "count": badge.count(request)}
+        for badge in sorted(_badges, key=lambda b: b.order)
+    ]

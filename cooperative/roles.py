@@ -19,11 +19,13 @@ TELLER = "TELLER"
 ACCOUNTANT = "ACCOUNTANT"
 AUDITOR = "AUDITOR"
 PARTNER = "PARTNER"
-ROLES = (ADMIN, MANAGER, LOAN_OFFICER, TELLER, ACCOUNTANT, AUDITOR, PARTNER)
+CREDIT_COMMITTEE = "CREDIT_COMMITTEE"
+ROLES = (ADMIN, MANAGER, CREDIT_COMMITTEE, LOAN_OFFICER, TELLER, ACCOUNTANT, AUDITOR, PARTNER)
 
 ROLE_DESCRIPTIONS = {
     ADMIN: "Runs the system: users, roles, branches, products, every permission.",
     MANAGER: "Branch or credit manager: approves loans, large withdrawals, closures.",
+    CREDIT_COMMITTEE: "Credit committee member: the second approval level of large loans.",
     LOAN_OFFICER: "Takes loan applications, adds guarantors, follows up arrears.",
     TELLER: "Registers members, opens accounts, posts deposits and withdrawals.",
     ACCOUNTANT: "Reverses postings, reconciles, reads the ledger.",
@@ -60,6 +62,7 @@ ROLE_PERMISSIONS = {
         "cooperative.view_auditlog",
         "cooperative.view_audit_log",
     ],
+    CREDIT_COMMITTEE: ["cooperative.view_branch"],
     LOAN_OFFICER: ["cooperative.view_branch"],
     TELLER: ["cooperative.view_branch"],
     ACCOUNTANT: ["cooperative.view_branch", "cooperative.view_user"],

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "members.apps.MembersConfig",
     "ledger.apps.LedgerConfig",
     "loans.apps.LoansConfig",
+    "approvals.apps.ApprovalsConfig",
 ]
 
 MIDDLEWARE = [
@@ -321,7 +322,13 @@ LOGGING = {
 }
 
 # Domain API route modules, included under /api/v1/ (cooperative imports no domain app).
-COOP_API_URLCONFS = ["members.api.urls", "ledger.api.urls", "ledger.api.statement_urls", "loans.api.urls"]
+COOP_API_URLCONFS = [
+    "members.api.urls",
+    "ledger.api.urls",
+    "ledger.api.statement_urls",
+    "loans.api.urls",
+    "approvals.api.urls",
+]
 # Password for seed_demo's users; only `make run` sets it. Never used in production.
 DEMO_PASSWORD = env("COOP_DEMO_PASSWORD", default="")
 

@@ -31,7 +31,16 @@ def run_bootstrap() -> str:
 def test_every_role_group_exists():
     run_bootstrap()
     assert set(ROLES) <= set(Group.objects.values_list("name", flat=True))
-    assert set(ROLES) == {"ADMIN", "MANAGER", "LOAN_OFFICER", "TELLER", "ACCOUNTANT", "AUDITOR", "PARTNER"}
+    assert set(ROLES) == {
+        "ADMIN",
+        "MANAGER",
+        "CREDIT_COMMITTEE",
+        "LOAN_OFFICER",
+        "TELLER",
+        "ACCOUNTANT",
+        "AUDITOR",
+        "PARTNER",
+    }
 
 
 def test_running_twice_gives_the_same_permissions():

@@ -86,7 +86,8 @@ def roles_matrix_markdown() -> str:
 
 class Command(BaseCommand):
     help = (
-        "Create/refresh the role groups (ADMIN, MANAGER, LOAN_OFFICER, TELLER, ACCOUNTANT, AUDITOR, PARTNER)."
+        "Create/refresh the role groups (ADMIN, MANAGER, CREDIT_COMMITTEE, LOAN_OFFICER, TELLER, ACCOUNTANT, "
+        "AUDITOR, PARTNER)."
     )
 
     def add_arguments(self, parser):
