@@ -72,7 +72,7 @@ class ApprovalPolicy(TimeStampedModel):
 
     history = HistoricalRecords()
 
-    branch_scope_field = "branch"
+    # Policies are configuration (ADMIN edits them): not branch data, so not branch-scoped.
 
     class Meta:
         verbose_name = "approval policy band"

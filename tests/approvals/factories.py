@@ -34,7 +34,7 @@ def _on_cancelled(request, actor, reason):
 
 
 def _summary(request, user):
-    return {"template": "approvals/test_summary.html", "subject_name": str(request.subject)}
+    return {"template": "approvals/summary_rows.html", "rows": [("Test subject", str(request.subject))]}
 
 
 def register_test_action(**overrides) -> registry.ActionType:
