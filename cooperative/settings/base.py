@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "ledger.apps.LedgerConfig",
     "loans.apps.LoansConfig",
     "approvals.apps.ApprovalsConfig",
+    "datagen.apps.DatagenConfig",
 ]
 
 MIDDLEWARE = [
@@ -265,6 +266,8 @@ SPECTACULAR_SETTINGS = {
         "MemberStatusEnum": "members.models.Member.Status",
         "AccountStatusEnum": "ledger.models.Account.Status",
         "SideEnum": "ledger.models.Side",
+        "ApprovalRequestStatusEnum": "approvals.models.ApprovalRequest.Status",
+        "ApprovalDecisionEnum": "approvals.models.Approval.Decision",
     },
     # `check --deploy` is about security settings; the schema has its own gate
     # (`spectacular --validate --fail-on-warn`, tests/cooperative/test_security_settings.py, .ci/run).
