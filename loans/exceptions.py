@@ -1,14 +1,16 @@
 """Loan rule violations. Each is a DomainError: a 4xx problem in the API, a form error in the admin."""
 
 from cooperative.exceptions import Conflict, NotAllowed, NotFoundError, ValidationFailed
+from cooperative.workflow import InvalidTransition as WorkflowInvalidTransition
 
 
 class LoanNotFound(NotFoundError):
     title = "Loan not found"
 
 
-class InvalidTransition(Conflict):
-    """The loan is not in a state that allows this step (e.g. disbursing a rejected loan)."""
+class InvalidTransition(WorkflowInvalidTransition):
+    """The loan is not in a state that allows this step (e.g. disbursing a rejected loan): raised by
+    the loan's state machine (loans/workflow.py), a Conflict (409)."""
 
     title = "Not possible in the loan's current state"
 

@@ -23,6 +23,7 @@ from cooperative.sequences import next_value
 
 from . import identity
 from .models import Member
+from .workflow import KYC_MACHINE
 
 MEMBER_NUMBER_SEQUENCE = "member_number"
 DEFAULT_MINIMUM_AGE = 16
@@ -334,8 +335,8 @@ def update_member(*, actor, member_id, **changes) -> Member:
         if not changed:
             return member
         reason = "profile updated"
-        if identity_changed and member.kyc_status != Member.KycStatus.PENDING:
-            member.kyc_status = Member.KycStatus.PENDING
+        if identity_changed and KYC_MACHINE.allows(member, "reopen"):
+            KYC_MACHINE.apply(member, "reopen")
             member.kyc_reviewed_by = None
             member.kyc_reviewed_at = None
             member.kyc_rejection_reason = ""
@@ -347,35 +348,16 @@ def update_member(*, actor, member_id, **changes) -> Member:
     return member
 
 
-def _decide_kyc(*, actor, member_id, decision: str, reason: str) -> Member:
-    if actor is None:
-        raise NotAllowed("A KYC decision needs a named reviewer.")
+def _decide_kyc(*, actor, member_id, step: str, reason: str) -> Member:
+    """Verify or reject, as members/workflow.py allows (permission and branch, state, a named
+    reviewer who did not register the member, not exited, an identity on record)."""
     with transaction.atomic():
         member = _locked_member(member_id)
-        _require(actor, "members.verify_kyc", member.branch_id)
-        if member.created_by_id is not None and member.created_by_id == actor.pk:
-            raise NotAllowed(
-                f"You registered member {member.member_number}; another colleague must review their KYC.",
-                code="FourEyes",
-            )
-        if member.status == Member.Status.EXITED:
-            raise Conflict(f"Member {member.member_number} has exited.")
-        if member.kyc_status == decision:
-            raise Conflict(
-                f"Member {member.member_number}'s KYC is already {member.get_kyc_status_display()}."
-            )
-        if member.kyc_status == Member.KycStatus.VERIFIED:
-            raise Conflict(
-                f"Member {member.member_number}'s KYC is verified; "
-                "changing their identity details re-opens it for review."
-            )
-        if decision == Member.KycStatus.VERIFIED and not (member.bvn_hash or member.nin_hash):
-            raise ValidationFailed("Record the member's BVN or NIN before verifying their KYC.", field="bvn")
-        member.kyc_status = decision
+        KYC_MACHINE.apply(member, step, actor=actor)
         member.kyc_reviewed_by = actor
         member.kyc_reviewed_at = timezone.now()
         member.kyc_rejection_reason = reason
-        _stamp(member, actor, f"KYC {decision.lower()}")
+        _stamp(member, actor, f"KYC {member.kyc_status.lower()}")
         member.save(
             update_fields=[
                 "kyc_status",
@@ -390,13 +372,11 @@ def _decide_kyc(*, actor, member_id, decision: str, reason: str) -> Member:
 
 def verify_kyc(*, actor, member_id) -> Member:
     """Mark the member's identity as checked. Four eyes: not by the person who registered them."""
-    return _decide_kyc(actor=actor, member_id=member_id, decision=Member.KycStatus.VERIFIED, reason="")
+    return _decide_kyc(actor=actor, member_id=member_id, step="verify", reason="")
 
 
 def reject_kyc(*, actor, member_id, reason: str) -> Member:
-    return _decide_kyc(
-        actor=actor, member_id=member_id, decision=Member.KycStatus.REJECTED, reason=_reason(reason)
-    )
+    return _decide_kyc(actor=actor, member_id=member_id, step="reject", reason=_reason(reason))
 
 
 def change_member_status(*, actor, member_id, status: str, reason: str) -> Member:

@@ -9,23 +9,19 @@ from django.utils import timezone
 
 from cooperative.exceptions import ValidationFailed
 from cooperative.money import MAX_AMOUNT, money
-from cooperative.permissions import check_branch_allowed
+from cooperative.workflow import Transition
 
-from ..exceptions import InvalidTransition, LoanNotFound, LoanNotPermitted
+from ..exceptions import LoanNotFound
 from ..lock_objects import loan_for_update
 from ..models import Loan, LoanEvent
+from ..workflow import LOAN_MACHINE, authorize
 
 ZERO = Decimal("0.00")
 
 
 def require(actor, perm: str, branch_id=None) -> None:
     """Permission and branch checks. `actor=None` is the system itself (jobs, demo seed)."""
-    if actor is None:
-        return
-    if not (actor.is_active and actor.has_perm(perm)):
-        raise LoanNotPermitted(f"You do not have permission to do this ({perm}).")
-    if branch_id is not None and not check_branch_allowed(actor, branch_id):
-        raise LoanNotPermitted("This loan belongs to a branch you do not work in.", field="branch")
+    authorize(actor, perm, branch_id=branch_id)
 
 
 def locked_loan(loan_id) -> Loan:
@@ -39,14 +35,10 @@ def locked_loan(loan_id) -> Loan:
     return loan
 
 
-def expect_status(loan: Loan, *allowed: str, action: str) -> None:
-    if loan.status not in allowed:
-        names = ", ".join(s.lower().replace("_", " ") for s in allowed)
-        raise InvalidTransition(
-            f"Loan {loan.loan_number} is {loan.get_status_display().lower()}; only {names} loans "
-            f"can be {action}.",
-            field="status",
-        )
+def expect_status(loan: Loan, step: str, *, actor=None, state_only: bool = False, **ctx) -> Transition:
+    """Refuse unless the loan's machine (loans/workflow.py) allows `step` now: the permission with the
+    loan's branch, the current status, then the step's guards. Raises a DomainError, changes nothing."""
+    return LOAN_MACHINE.check(loan, step, actor=actor, state_only=state_only, **ctx)
 
 
 def record_event(
@@ -69,11 +61,22 @@ def save_loan(loan: Loan, reason: str, fields: list[str]) -> None:
 
 
 def transition(
-    loan: Loan, to_status: str, *, actor, action: str, comment: str = "", fields=(), metadata=None
-):
-    """Move the loan to `to_status`, save the changed fields and record the event."""
+    loan: Loan,
+    step: str,
+    *,
+    actor,
+    comment: str = "",
+    fields=(),
+    metadata=None,
+    checked: bool = True,
+    **ctx,
+) -> LoanEvent:
+    """Take `step` of the loan's machine: re-assert the table (the full check already ran at the top
+    of the service when `checked`), set the status, run the step's on-enter actions, save the changed
+    fields and record the event on the timeline."""
     from_status = loan.status
-    loan.status = to_status
+    step_ = LOAN_MACHINE.apply(loan, step, actor=actor, state_only=checked, **ctx)
+    action = step_.past_tense().replace(" ", "_")
     save_loan(loan, comment or action, ["status", *fields])
     return record_event(
         loan, actor=actor, action=action, from_status=from_status, comment=comment, metadata=metadata

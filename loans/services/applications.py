@@ -12,10 +12,10 @@ from cooperative.exceptions import ValidationFailed
 from cooperative.money import money
 from cooperative.sequences import next_value
 
-from ..exceptions import FourEyesViolation, GuarantorRefused, NotEligible
-from ..models import Guarantor, Loan, LoanProduct
+from ..exceptions import NotEligible
+from ..models import Loan, LoanProduct
 from ..schedule import ScheduleError, build_schedule
-from ..selectors import check_eligibility, product_schedule_settings, required_coverage, schedule_terms_for
+from ..selectors import check_eligibility, product_schedule_settings, schedule_terms_for
 from ._common import (
     clean_amount,
     clean_reason,
@@ -27,7 +27,6 @@ from ._common import (
     today,
     transition,
 )
-from .guarantors import activate_guarantor_holds, release_guarantor_holds
 
 LOAN_NUMBER_SEQUENCE = "loan_number"
 
@@ -124,8 +123,7 @@ def update_application(
 ) -> Loan:
     """Change a DRAFT application's amount, term, purpose or first due date (limits re-checked)."""
     loan = locked_loan(loan_id)
-    require(actor, "loans.change_loan", loan.branch_id)
-    expect_status(loan, Loan.Status.DRAFT, action="changed")
+    expect_status(loan, "edit", actor=actor)
     product = loan.product
     new_principal = loan.principal if principal is None else clean_amount(principal, field="principal")
     new_term = loan.term if term is None else term
@@ -154,79 +152,37 @@ def update_application(
     return loan
 
 
-def _check_guarantor_coverage(loan: Loan) -> None:
-    product = loan.product
-    pledges = list(loan.guarantors.filter(status=Guarantor.Status.PLEDGED))
-    if len(pledges) < product.required_guarantors:
-        raise GuarantorRefused(
-            f"{product.name} needs {product.required_guarantors} guarantor(s); "
-            f"{len(pledges)} pledged so far.",
-            field="guarantors",
-        )
-    needed = required_coverage(loan=loan)
-    pledged = sum((g.pledged_amount for g in pledges), Decimal("0.00"))
-    if pledged < needed:
-        raise GuarantorRefused(
-            f"Guarantors must cover {product.guarantor_coverage_percent}% of the loan ({needed}); "
-            f"pledges total {pledged}.",
-            field="guarantors",
-        )
-
-
 @transaction.atomic
 def submit_application(*, actor, loan_id) -> Loan:
     """DRAFT -> SUBMITTED: the member must be eligible and the guarantors must cover the product's %."""
     loan = locked_loan(loan_id)
-    require(actor, "loans.submit_loan", loan.branch_id)
-    expect_status(loan, Loan.Status.DRAFT, action="submitted")
-    if not loan.product.active:
-        raise ValidationFailed(f"The product {loan.product.name} is not active.", field="product")
     eligibility = check_eligibility(
         member=loan.member, product=loan.product, principal=loan.principal, exclude_loan_id=loan.pk
     )
-    if not eligibility.eligible:
-        raise NotEligible("Not eligible: " + " ".join(eligibility.reasons), field="member")
-    _check_guarantor_coverage(loan)
+    expect_status(loan, "submit", actor=actor, eligibility=eligibility)
     loan.submitted_by = actor if actor is not None and actor.pk else None
     loan.submitted_at = timezone.now()
     transition(
         loan,
-        Loan.Status.SUBMITTED,
+        "submit",
         actor=actor,
-        action="submitted",
         fields=["submitted_by", "submitted_at"],
         metadata={"savings": str(eligibility.savings), "ceiling": str(eligibility.ceiling)},
     )
     return loan
 
 
-def _four_eyes(loan: Loan, actor, verb: str) -> None:
-    if actor is None or not actor.pk:
-        raise FourEyesViolation(f"A loan is {verb} by a person, not by the system.", field="actor")
-    if actor.pk in {loan.created_by_id, loan.submitted_by_id}:
-        raise FourEyesViolation(
-            f"Four-eyes rule: you created or submitted loan {loan.loan_number}, so someone else must "
-            f"decide on it.",
-            field="actor",
-        )
-
-
 @transaction.atomic
 def approve_loan(*, actor, loan_id, comment: str = "") -> Loan:
     """SUBMITTED -> APPROVED by someone other than its creator and submitter; pledges become holds."""
     loan = locked_loan(loan_id)
-    require(actor, "loans.approve_loan", loan.branch_id)
-    _four_eyes(loan, actor, "approved")
-    expect_status(loan, Loan.Status.SUBMITTED, action="approved")
-    _check_guarantor_coverage(loan)
-    activate_guarantor_holds(loan, actor=actor)
+    expect_status(loan, "approve", actor=actor)
     loan.decided_by, loan.decided_at = actor, timezone.now()
     loan.decision_reason = (comment or "").strip()[:255]
     transition(
         loan,
-        Loan.Status.APPROVED,
+        "approve",
         actor=actor,
-        action="approved",
         comment=loan.decision_reason,
         fields=["decided_by", "decided_at", "decision_reason"],
     )
@@ -238,15 +194,12 @@ def reject_loan(*, actor, loan_id, reason: str) -> Loan:
     """SUBMITTED -> REJECTED with a reason (four-eyes as for approval)."""
     reason = clean_reason(reason, what="a reason for the rejection")
     loan = locked_loan(loan_id)
-    require(actor, "loans.approve_loan", loan.branch_id)
-    _four_eyes(loan, actor, "rejected")
-    expect_status(loan, Loan.Status.SUBMITTED, action="rejected")
+    expect_status(loan, "reject", actor=actor)
     loan.decided_by, loan.decided_at, loan.decision_reason = actor, timezone.now(), reason
     transition(
         loan,
-        Loan.Status.REJECTED,
+        "reject",
         actor=actor,
-        action="rejected",
         comment=reason,
         fields=["decided_by", "decided_at", "decision_reason"],
     )
@@ -258,15 +211,12 @@ def withdraw_application(*, actor, loan_id, reason: str) -> Loan:
     """The applicant withdraws (DRAFT, SUBMITTED or APPROVED): guarantor holds are released."""
     reason = clean_reason(reason, what="the applicant's reason")
     loan = locked_loan(loan_id)
-    require(actor, "loans.change_loan", loan.branch_id)
-    expect_status(loan, Loan.Status.DRAFT, Loan.Status.SUBMITTED, Loan.Status.APPROVED, action="withdrawn")
-    release_guarantor_holds(loan, final_status=Guarantor.Status.WITHDRAWN)
+    expect_status(loan, "withdraw", actor=actor)
     loan.decision_reason = reason
     transition(
         loan,
-        Loan.Status.WITHDRAWN,
+        "withdraw",
         actor=actor,
-        action="withdrawn",
         comment=reason,
         fields=["decision_reason"],
     )

@@ -25,9 +25,7 @@ from ..exceptions import GuarantorOverCommitted, GuarantorRefused
 from ..lock_objects import guarantors_for_update
 from ..models import Guarantor, Loan
 from ..selectors import pending_pledges
-from ._common import ZERO, clean_amount, expect_status, locked_loan, record_event, require
-
-PLEDGE_STATUSES = (Loan.Status.DRAFT, Loan.Status.SUBMITTED)
+from ._common import ZERO, clean_amount, expect_status, locked_loan, record_event
 
 
 def savings_account_of(member) -> Account | None:
@@ -43,8 +41,7 @@ def add_guarantor(*, actor, loan_id, guarantor_member, amount) -> Guarantor:
     """Pledge `amount` of `guarantor_member`'s free savings for a DRAFT or SUBMITTED loan."""
     amount = clean_amount(amount, field="amount")
     loan = locked_loan(loan_id)
-    require(actor, "loans.add_guarantor", loan.branch_id)
-    expect_status(loan, *PLEDGE_STATUSES, action="given guarantors")
+    expect_status(loan, "add_guarantor", actor=actor)
     if guarantor_member.pk == loan.member_id:
         raise GuarantorRefused("A member cannot guarantee their own loan.", field="guarantor")
     if guarantor_member.status != "ACTIVE":
@@ -110,8 +107,7 @@ def remove_guarantor(*, actor, guarantor_id) -> Guarantor:
     if row is None:
         raise NotFoundError("No such guarantor.")
     loan = locked_loan(row)
-    require(actor, "loans.delete_guarantor", loan.branch_id)
-    expect_status(loan, *PLEDGE_STATUSES, action="changed")
+    expect_status(loan, "remove_guarantor", actor=actor)
     guarantor = guarantors_for_update(loan.pk).get(pk=guarantor_id)
     if guarantor.status != Guarantor.Status.PLEDGED:
         raise GuarantorRefused("This pledge was already withdrawn.", field="guarantor")

@@ -34,6 +34,7 @@ from ..exceptions import LoanClosed, RepaymentRefused
 from ..lock_objects import payment_for_update, schedule_for_update
 from ..models import Guarantor, Loan, LoanPayment, LoanProduct, LoanSchedule
 from ..selectors import COMPONENTS, quote_from_rows, row_outstanding
+from ..workflow import LOAN_MACHINE
 from ._common import (
     ZERO,
     clean_amount,
@@ -45,12 +46,7 @@ from ._common import (
     today,
     transition,
 )
-from .guarantors import (
-    reactivate_released_guarantees,
-    release_guarantor_holds,
-    savings_account_of,
-    sync_guarantor_holds,
-)
+from .guarantors import savings_account_of, sync_guarantor_holds
 
 INCOME_GL = {"interest": "INTEREST_INCOME", "fee": "FEE_INCOME", "penalty": "PENALTY_INCOME"}
 SOURCE_GL = {"CASH": "TELLER_CASH", "BANK": "BANK"}
@@ -200,15 +196,13 @@ def lock_accounts(loan: Loan, account_ids: set) -> None:
 
 
 def _close_if_repaid(loan: Loan, rows: list[LoanSchedule], *, actor, on: date) -> None:
-    if rows and all(row.is_paid for row in rows):
-        release_guarantor_holds(loan, final_status=Guarantor.Status.RELEASED)
+    if LOAN_MACHINE.allows(loan, "close", actor=actor, rows=rows):
         loan.closed_at = timezone.now()
         loan.days_past_due, loan.arrears_amount = 0, ZERO
         transition(
             loan,
-            Loan.Status.CLOSED,
+            "close",
             actor=actor,
-            action="closed",
             comment=f"Repaid in full on {on.isoformat()}",
             fields=["closed_at", "days_past_due", "arrears_amount"],
         )
@@ -447,13 +441,12 @@ def reverse_repayment(*, actor, payment_id, reason: str) -> LoanPayment:
         loan.closed_at = None
         transition(
             loan,
-            Loan.Status.DISBURSED,
+            "reopen",
             actor=actor,
-            action="reopened",
             comment=f"Repayment of {payment.amount} reversed: {reason}",
             fields=["closed_at"],
+            outstanding=outstanding,
         )
-        reactivate_released_guarantees(loan, outstanding=outstanding)
     else:
         sync_guarantor_holds(loan, outstanding=outstanding)
     record_event(

@@ -33,7 +33,6 @@ from ._common import (
     gl_id,
     locked_loan,
     record_event,
-    require,
     today,
     transition,
 )
@@ -46,8 +45,7 @@ def write_off_loan(*, actor, loan_id, reason: str) -> Loan:
     """DISBURSED -> WRITTEN_OFF: the principal outstanding goes to loan-loss expense."""
     reason = clean_reason(reason, what="a reason for the write-off")
     loan = locked_loan(loan_id)
-    require(actor, "loans.write_off_loan", loan.branch_id)
-    expect_status(loan, Loan.Status.DISBURSED, action="written off")
+    expect_status(loan, "write_off", actor=actor)
     outstanding = principal_outstanding(loan=loan)
     entry = None
     if outstanding > 0:
@@ -75,9 +73,8 @@ def write_off_loan(*, actor, loan_id, reason: str) -> Loan:
     loan.decision_reason = reason
     transition(
         loan,
-        Loan.Status.WRITTEN_OFF,
+        "write_off",
         actor=actor,
-        action="written_off",
         comment=reason,
         fields=["written_off_at", "written_off_amount", "decision_reason"],
         metadata={"amount": str(outstanding), "entry": entry.reference if entry else ""},
@@ -117,8 +114,7 @@ def record_recovery(*, actor, loan_id, amount, source: str = "CASH") -> JournalE
     """Money recovered on a written-off loan (up to what was written off)."""
     amount = clean_amount(amount)
     loan = locked_loan(loan_id)
-    require(actor, "loans.record_repayment", loan.branch_id)
-    expect_status(loan, Loan.Status.WRITTEN_OFF, action="recovered")
+    expect_status(loan, "record_recovery", actor=actor)
     room = _recovery_room(loan)
     if amount > room:
         raise RepaymentRefused(
@@ -152,26 +148,11 @@ def record_recovery(*, actor, loan_id, amount, source: str = "CASH") -> JournalE
     return entry
 
 
-def _in_default(loan: Loan) -> bool:
-    if loan.status == Loan.Status.WRITTEN_OFF:
-        return True
-    return (
-        loan.status == Loan.Status.DISBURSED
-        and loan.schedule.filter(is_paid=False, due_date__lt=today()).exists()
-    )
-
-
 @transaction.atomic
 def recover_from_guarantors(*, actor, loan_id) -> list[JournalEntry]:
     """Collect a defaulted loan from its guarantors: release each hold, debit up to the guarantee."""
     loan = locked_loan(loan_id)
-    require(actor, "loans.recover_from_guarantors", loan.branch_id)
-    expect_status(loan, Loan.Status.DISBURSED, Loan.Status.WRITTEN_OFF, action="recovered from guarantors")
-    if not _in_default(loan):
-        raise InvalidTransition(
-            f"Loan {loan.loan_number} has nothing overdue; guarantors are called only on default.",
-            field="status",
-        )
+    expect_status(loan, "recover_from_guarantors", actor=actor, today=today())
     entries: list[JournalEntry] = []
     guarantors = list(
         guarantors_for_update(loan.pk).filter(status=Guarantor.Status.ACTIVE).select_related("member")

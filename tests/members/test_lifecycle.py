@@ -81,7 +81,7 @@ def test_kyc_cannot_be_verified_without_bvn_or_nin(register, manager):
 def test_kyc_decisions_cannot_be_repeated(register, manager):
     member = register(nin="70012345678")
     services.verify_kyc(actor=manager, member_id=member.pk)
-    with pytest.raises(Conflict, match="already Verified"):
+    with pytest.raises(Conflict, match="already verified"):
         services.verify_kyc(actor=manager, member_id=member.pk)
     with pytest.raises(Conflict):
         services.reject_kyc(actor=manager, member_id=member.pk, reason="changed my mind")
