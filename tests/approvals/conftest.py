@@ -6,17 +6,17 @@ import pytest
 
 from approvals import registry
 from approvals.services import request_approval
-from tests.approvals.factories import CALLS, STATE, TEST_ACTION, register_test_action
+from tests.approvals.factories import TEST_ACTION, calls, register_test_action, state
 
 
 @pytest.fixture(autouse=True)
 def test_action():
-    CALLS.clear()
-    STATE["fail_on_approve"] = None
+    calls.clear()
+    state["fail_on_approve"] = None
     action = register_test_action()
     yield action
     registry.unregister(TEST_ACTION)
-    CALLS.clear()
+    calls.clear()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Approvals test helpers: a test-only action type on a tiny subject (a Branch), and policy factories.
 
-The action type records its callbacks in `CALLS`, so tests can assert what ran and how often; set
+The action type records its callbacks in `calls`, so tests can assert what ran and how often; set
 `FAIL_ON_APPROVE` to make on_approved refuse like a domain would (e.g. insufficient funds)."""
 
 from __future__ import annotations
@@ -15,22 +15,22 @@ from approvals.models import ApprovalLevel, ApprovalPolicy
 from cooperative.exceptions import Conflict
 
 TEST_ACTION = "test_payout"
-CALLS: list[tuple] = []
-STATE = {"fail_on_approve": None}
+calls: list[tuple] = []
+state = {"fail_on_approve": None}
 
 
 def _on_approved(request, actor):
-    if STATE["fail_on_approve"]:
-        raise Conflict(STATE["fail_on_approve"])
-    CALLS.append(("approved", str(request.pk), actor.email))
+    if state["fail_on_approve"]:
+        raise Conflict(state["fail_on_approve"])
+    calls.append(("approved", str(request.pk), actor.email))
 
 
 def _on_rejected(request, actor, comment):
-    CALLS.append(("rejected", str(request.pk), actor.email, comment))
+    calls.append(("rejected", str(request.pk), actor.email, comment))
 
 
 def _on_cancelled(request, actor, reason):
-    CALLS.append(("cancelled", str(request.pk), actor.email if actor else None, reason))
+    calls.append(("cancelled", str(request.pk), actor.email if actor else None, reason))
 
 
 def _summary(request, user):
@@ -76,4 +76,4 @@ def make_policy(levels, *, action_type=TEST_ACTION, low="0", high=None, **kwargs
     return policy
 
 
-__all__ = ["CALLS", "STATE", "TEST_ACTION", "PolicyFactory", "factory", "make_policy", "register_test_action"]
+__all__ = ["calls", "state", "TEST_ACTION", "PolicyFactory", "factory", "make_policy", "register_test_action"]
