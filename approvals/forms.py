@@ -168,7 +168,6 @@ class ApprovalLevelForm(forms.ModelForm):
 
 class ApprovalLevelFormSet(BaseInlineFormSet):
     def clean(self):
-        super().clean()
         orders = []
         for form in self.forms:
             if not hasattr(form, "cleaned_data") or not form.cleaned_data or form.cleaned_data.get("DELETE"):
@@ -180,6 +179,7 @@ class ApprovalLevelFormSet(BaseInlineFormSet):
             raise ValidationError("Each level needs its own order number (1, 2, 3 …).")
         if not orders and not any(form.errors for form in self.forms):
             raise ValidationError("A band needs at least one approval level.")
+        super().clean()
 
 
 class BandListForm(forms.ModelForm):

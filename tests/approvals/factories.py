@@ -44,6 +44,7 @@ def register_test_action(**overrides) -> registry.ActionType:
         on_approved=_on_approved,
         on_rejected=_on_rejected,
         on_cancelled=_on_cancelled,
+        summary=overrides.pop("summary", _summary),
         **overrides,
     )
     registry.register(action)
