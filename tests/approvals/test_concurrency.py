@@ -1,0 +1,117 @@
+"""PostgreSQL-only: two managers deciding the same request at the same instant, each thread with its
+own API client and database connection, as two browsers would be."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from approvals.exceptions import DuplicatePendingRequest
+from approvals.models import Approval, ApprovalRequest
+from approvals.services import request_approval
+from cooperative.models import AuditLog
+from tests.approvals.factories import TEST_ACTION, calls, make_policy
+from tests.ledger.test_api_concurrency import run_concurrently
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def restore_seeded_rows() -> None:
+    """A transactional test ends with a flush that also empties what data migrations seeded."""
+    from django.apps import apps
+
+    call_command("bootstrap_roles", verbosity=0)
+    for name in ("0002_default_policies", "0003_beat_schedule_deadlines"):
+        module = importlib.import_module(f"approvals.migrations.{name}")
+        (getattr(module, "create_policies", None) or module.create_schedule)(apps, None)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _restore_for_later_modules(django_db_blocker):
+    yield
+    with django_db_blocker.unblock():
+        restore_seeded_rows()
+
+
+@pytest.fixture(autouse=True)
+def _roles(transactional_db):
+    call_command("bootstrap_roles", verbosity=0)
+
+
+def test_two_managers_approving_at_once_one_wins_and_the_other_hears_who(ask, manager, manager2):
+    # given a request one manager must approve
+    make_policy([(["MANAGER"], 1)])
+    request = ask("750000.00")
+    barrier = threading.Barrier(2)
+    url = f"/api/v1/approvals/{request.pk}/decide/"
+
+    def click(client, index):
+        barrier.wait()
+        response = client.post(
+            url, {"decision": "APPROVED"}, format="json", HTTP_IDEMPOTENCY_KEY=f"click-{index}"
+        )
+        return response.status_code, response.json()
+
+    # when both click Approve at the same moment (each as themselves)
+    results = []
+    lock = threading.Lock()
+
+    def as_user(user, index):
+        [(status, body)] = run_concurrently(user, click, [index], workers=1)
+        with lock:
+            results.append((user, status, body))
+
+    threads = [threading.Thread(target=as_user, args=(u, i)) for i, u in enumerate((manager, manager2))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    connection.close()
+
+    # then exactly one approval counted, the action ran once, the loser got a 409 naming the winner
+    statuses = sorted(status for _, status, _ in results)
+    assert statuses == [200, 409], results
+    winner = next(user for user, status, _ in results if status == 200)
+    loser_body = next(body for _, status, body in results if status == 409)
+    assert loser_body["title"] == "Already decided"
+    assert f"already approved by {winner}" in loser_body["detail"]
+    assert Approval.objects.count() == 1
+    assert ApprovalRequest.objects.get(pk=request.pk).status == ApprovalRequest.Status.APPROVED
+    assert [call[0] for call in calls] == ["approved"]
+    assert AuditLog.objects.filter(event=AuditLog.Event.APPROVAL_DECISION).count() == 1
+
+
+def test_two_simultaneous_requests_for_one_subject_leave_one_pending(branch, teller, manager):
+    make_policy([(["MANAGER"], 1)])
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def ask(user):
+        try:
+            barrier.wait()
+            request_approval(
+                action_type=TEST_ACTION,
+                subject=branch,
+                amount=Decimal("10.00"),
+                branch_id=branch.pk,
+                requested_by=user,
+                title="Same subject",
+            )
+            outcomes.append("created")
+        except DuplicatePendingRequest:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask, args=(u,)) for u in (teller, manager)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["created", "refused"]
+    assert ApprovalRequest.objects.filter(status=ApprovalRequest.Status.PENDING).count() == 1
