@@ -47,6 +47,7 @@ run: migrate
 	@echo " Logins (password: $(DEMO_PASSWORD)):"
 	@echo "   admin@coopdesk.local  manager@coopdesk.local  officer@coopdesk.local"
 	@echo "   teller@coopdesk.local accountant@coopdesk.local auditor@coopdesk.local"
+	@echo "   manager2@coopdesk.local  committee1@coopdesk.local  committee2@coopdesk.local"
 	@echo " WARNING: demo data and password are for local use only; never expose this server."
 	@echo "          Two-factor login is off (REQUIRE_STAFF_MFA=false) unless you set it."
 	@echo "================================================================================"

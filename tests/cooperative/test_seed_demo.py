@@ -49,6 +49,11 @@ def test_creates_main_branch_and_the_demo_staff_with_roles():
     assert roles["manager@coopdesk.local"] == ["MANAGER"]
     assert roles["officer@coopdesk.local"] == ["LOAN_OFFICER"]
     assert roles["teller@coopdesk.local"] == ["TELLER"]
+    # approvals need more than one person in a role: a second manager and a credit committee of two
+    assert roles["manager2@coopdesk.local"] == ["MANAGER"]
+    assert roles["committee1@coopdesk.local"] == ["CREDIT_COMMITTEE"]
+    assert roles["committee2@coopdesk.local"] == ["CREDIT_COMMITTEE"]
+    assert User.objects.get(email="committee2@coopdesk.local").check_password(PASSWORD)
     teller = User.objects.get(email="teller@coopdesk.local")
     assert teller.check_password(PASSWORD)
     assert teller.is_staff

@@ -15,7 +15,9 @@ from loans.models import Loan, LoanProduct, LoanSchedule
 
 
 def demo_staff(role: str) -> User:
-    return User.objects.get(groups__name=role, email__endswith="@coopdesk.local")
+    from cooperative.management.commands.seed_demo import DEMO_STAFF
+
+    return User.objects.get(email=next(email for email, _f, _l, r, _s in DEMO_STAFF if r == role))
 
 
 pytestmark = pytest.mark.django_db

@@ -23,6 +23,13 @@ DEMO_STAFF = [
     ("teller@coopdesk.local", "Tunde", "Adeyemi", "TELLER", False),
     ("accountant@coopdesk.local", "Halima", "Yusuf", "ACCOUNTANT", False),
     ("auditor@coopdesk.local", "Chidi", "Nwosu", "AUDITOR", False),
+    ("committee1@coopdesk.local", "Funmi", "Ogunleye", "CREDIT_COMMITTEE", False),
+]
+# More people in a role, for the approvals that need several (two managers, a committee of two).
+# Kept apart so DEMO_STAFF stays one person per role ({role: person} in the seeders and tests).
+DEMO_EXTRA_STAFF = [
+    ("manager2@coopdesk.local", "Aisha", "Garba", "MANAGER", False),
+    ("committee2@coopdesk.local", "Emeka", "Obi", "CREDIT_COMMITTEE", False),
 ]
 
 
@@ -56,7 +63,7 @@ class Command(BaseCommand):
                 code="AB002",
                 defaults={"name": "Abuja Branch", "address": "5 Garki Road", "city": "Abuja", "state": "FCT"},
             )
-            for email, first, last, role, is_superuser in DEMO_STAFF:
+            for email, first, last, role, is_superuser in (*DEMO_STAFF, *DEMO_EXTRA_STAFF):
                 user = User.objects.filter(email=email).first()
                 if user is None:
                     user = User(
