@@ -406,3 +406,23 @@ def test_policies_cannot_be_deleted_and_managers_only_read_them(login, admin_use
     assert client.get(reverse("admin:approvals_approvalpolicy_changelist")).status_code == 200
     assert client.post(reverse(ADD), policy_form()).status_code == 403
     assert not ApprovalLevel.objects.filter(policy__action_type=TEST_ACTION).exclude(policy=policy).exists()
+
+
+def test_a_product_band_offers_the_registered_products_and_refuses_others(login, admin_user):
+    from tests.approvals.factories import register_test_action
+
+    register_test_action(product_choices=lambda: [("P-STD", "Standard loan"), ("P-EMG", "Emergency loan")])
+    client = login(admin_user)
+    assert "Emergency loan" in text(client.get(reverse(ADD)))
+    assert client.post(reverse(ADD), policy_form(product_ref="P-EMG")).status_code == 302
+    assert ApprovalPolicy.objects.get(action_type=TEST_ACTION).product_ref == "P-EMG"
+    response = client.post(reverse(ADD), policy_form(product_ref="P-NOPE"))
+    assert "Select a valid choice" in text(response)
+
+
+def test_a_forged_approver_field_is_ignored_the_signed_in_person_decides(login, teller, manager, ask):
+    make_policy([(["MANAGER"], 1)])
+    request = ask("10.00")
+    response = login(teller).post(decide_url(request), {"decision": "APPROVED", "approver": str(manager.pk)})
+    assert response.status_code == 403
+    assert not Approval.objects.exists()
