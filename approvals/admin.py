@@ -71,7 +71,6 @@ class ApprovalRequestAdmin(ScopedHistoryAdmin):
     search_help_text = "Search by title or member (name or number)."
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
-    readonly_fields = [f.name for f in ApprovalRequest._meta.fields]
 
     def get_queryset(self, request):
         return selectors.requests_visible_to(request.user)
@@ -200,7 +199,7 @@ class ApprovalRequestAdmin(ScopedHistoryAdmin):
                     "state": state,
                 }
             )
-        action = registry._actions.get(approval_request.action_type)
+        action = registry.find_action(approval_request.action_type)
         summary = action.summary(approval_request, user) if action and action.summary else None
         now = timezone.now()
         context = {

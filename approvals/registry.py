@@ -79,6 +79,11 @@ def get_action(code: str) -> ActionType:
         raise LookupError(f"No approval action type {code!r} is registered.") from None
 
 
+def find_action(code: str) -> ActionType | None:
+    """The registered action type, or None (e.g. its domain app is not installed)."""
+    return _actions.get(code)
+
+
 def action_types() -> list[ActionType]:
     return sorted(_actions.values(), key=lambda action: action.label)
 

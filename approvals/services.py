@@ -319,7 +319,7 @@ def _close(request: ApprovalRequest, *, status: str, actor, reason: str) -> None
     request.status, request.completed_at = status, timezone.now()
     request.closed_by, request.close_reason = actor, reason
     _save(request, f"{status.lower()}: {reason}"[:100], "status", "completed_at", "closed_by", "close_reason")
-    action = registry._actions.get(request.action_type)
+    action = registry.find_action(request.action_type)
     if action is not None and action.on_cancelled is not None:
         action.on_cancelled(request, actor, reason)
 

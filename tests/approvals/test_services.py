@@ -388,3 +388,32 @@ def test_a_band_without_levels_never_approves_by_default(ask, admin_user, manage
     with pytest.raises(NotPermitted):
         approve(request, manager)
     assert approve(request, admin_user).status == Status.APPROVED
+
+
+def test_a_notice_channel_gets_every_message_after_the_commit(
+    ask, manager, django_capture_on_commit_callbacks
+):
+    from approvals import notices
+
+    received = []
+
+    def channel(users, title, body, url):
+        received.append(([u.email for u in users], title, url))
+
+    notices.register_channel(channel)
+    try:
+        make_policy([(["MANAGER"], 1)])
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            request = ask("10.00")
+        assert received == []  # nothing leaves before the commit
+        for callback in callbacks:
+            callback()
+    finally:
+        notices._channels.remove(channel)
+    assert received == [
+        (
+            ["manager@test.ng"],
+            "Approval needed: Test payout",
+            f"/admin/approvals/approvalrequest/{request.pk}/decide/",
+        )
+    ]
