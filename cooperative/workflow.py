@@ -210,13 +210,17 @@ class StateMachine:
             message += f" {transition.hint}"
         return self.error(message, field=self.field)
 
-    def check(self, instance, name: str, *, actor=None, state_only: bool = False, **ctx) -> Transition:
+    def check(
+        self, instance, name: str, *, actor=None, state_only: bool = False, authorized: bool = False, **ctx
+    ) -> Transition:
         """Refuse (raise) unless ``actor`` may take step ``name`` now: permission, state, then guards.
 
         ``state_only=True`` checks the state alone (the service already ran the full check earlier in
-        the same transaction and only re-asserts the table before saving)."""
+        the same transaction and only re-asserts the table before saving). ``authorized=True`` skips
+        the permission only: the actor's authority was established elsewhere (the level of an approval
+        policy they just completed), the state and the guards still apply."""
         transition = self[name]
-        if not state_only and transition.permission:
+        if not (state_only or authorized) and transition.permission:
             self.authorize(actor, transition.permission, instance)
         if self.state_of(instance) not in transition.sources:
             raise self._state_error(instance, transition)
@@ -235,9 +239,13 @@ class StateMachine:
             return False
         return True
 
-    def apply(self, instance, name: str, *, actor=None, state_only: bool = False, **ctx) -> Transition:
+    def apply(
+        self, instance, name: str, *, actor=None, state_only: bool = False, authorized: bool = False, **ctx
+    ) -> Transition:
         """Check, set the state field (not saved: the service saves) and run the on-enter actions."""
-        transition = self.check(instance, name, actor=actor, state_only=state_only, **ctx)
+        transition = self.check(
+            instance, name, actor=actor, state_only=state_only, authorized=authorized, **ctx
+        )
         if transition.target is not None:
             setattr(instance, self.field, transition.target)
         for run in transition.on_enter:

@@ -252,11 +252,12 @@ ACTIONS = {
         "edit",
         "Edit application",
         "loans.change_loan",
-        (S.DRAFT,),
+        (S.DRAFT, S.SUBMITTED),
         ApplicationChangeForm,
         "update_application",
         "updated",
-        "Amount, term, first due date and purpose can change until the application is submitted.",
+        "Amount, term, first due date and purpose can change until the loan is approved. Changing a "
+        "submitted application cancels its approval request and asks again for the new terms.",
     ),
     "submit": LoanAction(
         "submit",
@@ -392,6 +393,7 @@ class LoanAdmin(ScopedHistoryAdmin):
             },
         ),
         ("Summary", {"fields": ("summary",)}),
+        ("Approvals", {"fields": ("approvals_table",)}),
         ("Schedule", {"fields": ("schedule_table",)}),
         ("Repayments", {"fields": ("repayments_table",)}),
         ("Guarantors and holds", {"fields": ("guarantors_table", "holds_table")}),
@@ -622,16 +624,64 @@ class LoanAdmin(ScopedHistoryAdmin):
             ),
         )
 
+    @admin.display(description="Approvals")
+    def approvals_table(self, obj: Loan):
+        """The loan's approval requests (approval, disbursement, write-off): where each stands and
+        who decided what, with a link to the decision page."""
+        from approvals.selectors import requests_for
+
+        requests = list(
+            requests_for(subject=obj).select_related("requested_by").prefetch_related("approvals__approver")
+        )
+        if not requests:
+            return "No approval asked yet."
+        return format_html(
+            '<table class="loans-table" id="loans-approvals"><thead><tr><th>Request</th><th>Status</th>'
+            "<th>Level</th><th>Asked by</th><th>Decisions</th><th></th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+                '<td><a href="{}">{}</a></td></tr>',
+                (
+                    (
+                        r.action_label,
+                        r.get_status_display(),
+                        r.level_label if r.is_pending else "",
+                        r.requested_by,
+                        "; ".join(
+                            f"{a.approver} {a.get_decision_display().lower()} (level {a.level})"
+                            + (f": {a.comment}" if a.comment else "")
+                            for a in sorted(r.approvals.all(), key=lambda a: a.decided_at)
+                        )
+                        or "—",
+                        reverse("admin:approvals_approvalrequest_decide", args=[r.pk]),
+                        "Decide…" if r.is_pending else "Open",
+                    )
+                    for r in requests
+                ),
+            ),
+        )
+
     def buttons_for(self, request, loan: Loan) -> list[dict]:
+        """The steps this person may take now. A pending approval request freezes the loan (only
+        its deciders get Approve / Reject, which decide that request); the others wait for it."""
+        from approvals.selectors import can_decide, requests_for
+
         services = _services()
+        pending = list(requests_for(subject=loan).filter(status="PENDING"))
+        to_decide = next((r for r in pending if r.action_type == "loan_approval"), None)
         buttons = []
         for action in ACTIONS.values():
             if loan.status not in action.statuses or not request.user.has_perm(action.permission):
                 continue
             if not hasattr(services, action.service):
                 continue
-            if action.name == "approve" and request.user.pk in (loan.created_by_id, loan.submitted_by_id):
-                continue  # four-eyes: the service refuses it anyway
+            if action.name in ("approve", "reject"):
+                if to_decide is None or not can_decide(to_decide, request.user):
+                    continue  # four-eyes, the level's role, one decision each: the service refuses too
+            elif pending and action.name in ("guarantor", "disburse", "write_off"):
+                continue  # the loan cannot change while a request is pending
             buttons.append({"name": action.name, "label": action.label, "url": self._url(action.name, loan)})
         return buttons
 
@@ -868,9 +918,24 @@ class LoanAdmin(ScopedHistoryAdmin):
                     form.add_error(exc.field if exc.field in form.fields else None, exc.message)
                     status = exc.status
                 else:
-                    messages.success(request, f"Loan {loan.loan_number} {spec.success}.")
+                    messages.success(request, self._outcome(loan, spec))
                     return HttpResponseRedirect(change_url)
         return self._action_page(request, loan, spec, form, status)
+
+    def _outcome(self, loan: Loan, spec: LoanAction) -> str:
+        """What happened: done, or asked and waiting for the approvers (a policy covers the step)."""
+        from approvals.selectors import requests_for
+
+        after = Loan.objects.get(pk=loan.pk)
+        waiting = requests_for(subject=after).filter(status="PENDING").order_by("-created_at").first()
+        if after.status == loan.status and waiting is not None and spec.name != "edit":
+            return (
+                f"Loan {loan.loan_number}: {waiting.action_label.lower()} is waiting for approval "
+                f"(level {waiting.level_label})."
+            )
+        if spec.name == "submit" and waiting is not None:
+            return f"Loan {loan.loan_number} submitted: waiting for approval (level {waiting.level_label})."
+        return f"Loan {loan.loan_number} {spec.success}."
 
     def _action_page(self, request, loan, spec, form, status=200, **extra):
         extra.setdefault("disbursement", _disbursement_figures(loan) if spec.name == "disburse" else None)

@@ -11,6 +11,10 @@ class LoansConfig(AppConfig):
 
         register_dashboard_widgets()
 
+        from .approval_actions import register_action_types  # noqa: PLC0415 - loans plug into approvals
+
+        register_action_types()
+
         from cooperative import demo
 
         from . import demo as loans_demo

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from approvals.exceptions import SubjectPendingApproval
 from cooperative.exceptions import ValidationFailed
 from cooperative.permissions import check_branch_allowed
 from cooperative.workflow import StateMachine, Transition, action, guard, register
@@ -156,6 +157,27 @@ def in_default(loan: Loan, *, today=None, **ctx) -> str | None:
     return f"Loan {loan.loan_number} has nothing overdue; guarantors are called only on default."
 
 
+@guard(
+    "no approval request of the loan is pending (the requester cancels it to change the loan)",
+    error=SubjectPendingApproval,
+)
+def no_pending_approval(loan: Loan, **ctx) -> str | None:
+    from approvals.services import ensure_not_pending
+
+    try:
+        ensure_not_pending(subject=loan)
+    except SubjectPendingApproval as exc:
+        return f"Loan {loan.loan_number}: {exc.message}"
+    return None
+
+
+@guard("four-eyes: the approver of a requested write-off is not its requester", error=FourEyesViolation)
+def not_the_requester(loan: Loan, *, actor, requested_by_id=None, **ctx) -> str | None:
+    if requested_by_id is not None and actor is not None and str(actor.pk) == str(requested_by_id):
+        return f"You asked for the write-off of loan {loan.loan_number}; someone else must approve it."
+    return None
+
+
 # --- on-enter actions ------------------------------------------------------------------------------
 
 
@@ -209,17 +231,21 @@ LOAN_MACHINE = register(
         transitions=[
             Transition(
                 "edit",
-                (S.DRAFT,),
+                APPLYING,
                 None,
                 permission="loans.change_loan",
                 verb="changed",
-                description="Amount, term, first due date and purpose (limits re-checked).",
+                description=(
+                    "Amount, term, first due date and purpose (limits re-checked). On a submitted loan "
+                    "the pending approval request is cancelled and a new one asked for the new terms."
+                ),
             ),
             Transition(
                 "add_guarantor",
                 APPLYING,
                 None,
                 permission="loans.add_guarantor",
+                guards=(no_pending_approval,),
                 verb="given guarantors",
                 description="An active member other than the borrower pledges free savings.",
             ),
@@ -228,6 +254,7 @@ LOAN_MACHINE = register(
                 APPLYING,
                 None,
                 permission="loans.delete_guarantor",
+                guards=(no_pending_approval,),
                 verb="changed",
                 description="A pledge is withdrawn while the loan is applied for.",
             ),
@@ -238,7 +265,20 @@ LOAN_MACHINE = register(
                 permission="loans.submit_loan",
                 guards=(product_active, member_eligible, guarantors_cover),
                 verb="submitted",
-                description="The application goes to the approvers.",
+                description=(
+                    "Asks for the loan_approval request (policy levels by amount, branch and product; "
+                    "the creator and the submitter can never decide it)."
+                ),
+            ),
+            Transition(
+                "return_to_draft",
+                (S.SUBMITTED,),
+                S.DRAFT,
+                verb="returned to draft",
+                description=(
+                    "Its approval request was cancelled by the requester or expired: the application "
+                    "can be changed and submitted again."
+                ),
             ),
             Transition(
                 "approve",
@@ -248,7 +288,10 @@ LOAN_MACHINE = register(
                 guards=(four_eyes_approve, guarantors_cover),
                 on_enter=(hold_guarantees,),
                 verb="approved",
-                description="The final approval of the loan's approval request.",
+                description=(
+                    "Run by the final approval of the loan_approval request, as its last approver; "
+                    "every approver's decision and comment goes on the timeline."
+                ),
             ),
             Transition(
                 "reject",
@@ -257,7 +300,7 @@ LOAN_MACHINE = register(
                 permission="loans.approve_loan",
                 guards=(four_eyes_reject,),
                 verb="rejected",
-                description="An approver rejects it, with a reason.",
+                description="An approver rejects the loan_approval request, with a reason.",
             ),
             Transition(
                 "withdraw",
@@ -273,9 +316,13 @@ LOAN_MACHINE = register(
                 (S.APPROVED,),
                 S.DISBURSED,
                 permission="loans.disburse_loan",
-                guards=(not_disbursed_before, has_active_savings),
+                guards=(not_disbursed_before, no_pending_approval, has_active_savings),
                 verb="disbursed",
-                description="One entry: the loan account is debited, savings credited less the fee.",
+                description=(
+                    "One entry: the loan account is debited, savings credited less the fee. When a "
+                    "loan_disbursement policy band matches, the request waits for its approval and the "
+                    "final approver disburses."
+                ),
             ),
             Transition(
                 "close",
@@ -299,8 +346,12 @@ LOAN_MACHINE = register(
                 (S.DISBURSED,),
                 S.WRITTEN_OFF,
                 permission="loans.write_off_loan",
+                guards=(no_pending_approval, not_the_requester),
                 verb="written off",
-                description="The principal outstanding goes to loan-loss expense.",
+                description=(
+                    "A manager asks (reason required) for the write_off request; on its approval the "
+                    "principal outstanding goes to loan-loss expense, posted by the approver."
+                ),
             ),
             Transition(
                 "record_recovery",

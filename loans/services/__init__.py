@@ -3,14 +3,13 @@ transaction, locks the loan row first (loans.lock_objects), checks permission (a
 system), branch and state, and records a LoanEvent on the loan's timeline."""
 
 from .applications import (
-    approve_loan,
     create_application,
     processing_fee_for,
-    reject_loan,
     submit_application,
     update_application,
     withdraw_application,
 )
+from .decisions import approve_loan, reject_loan
 from .disbursement import disburse_loan
 from .guarantors import add_guarantor, remove_guarantor
 from .repayments import allocate, allocation_order, apply_repayment, record_repayment, reverse_repayment

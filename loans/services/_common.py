@@ -24,6 +24,17 @@ def require(actor, perm: str, branch_id=None) -> None:
     authorize(actor, perm, branch_id=branch_id)
 
 
+def find_loan(loan_id) -> Loan:
+    """The loan without a lock (a pre-check before a service that locks in its own order)."""
+    try:
+        loan = Loan.objects.select_related("member", "product").filter(pk=loan_id).first()
+    except (ValueError, TypeError, DjangoValidationError):  # an id that is not a UUID
+        loan = None
+    if loan is None:
+        raise LoanNotFound("No such loan.")
+    return loan
+
+
 def locked_loan(loan_id) -> Loan:
     """Re-read the loan under its row lock: never trust a caller's copy."""
     try:
@@ -35,10 +46,13 @@ def locked_loan(loan_id) -> Loan:
     return loan
 
 
-def expect_status(loan: Loan, step: str, *, actor=None, state_only: bool = False, **ctx) -> Transition:
+def expect_status(
+    loan: Loan, step: str, *, actor=None, state_only: bool = False, authorized: bool = False, **ctx
+) -> Transition:
     """Refuse unless the loan's machine (loans/workflow.py) allows `step` now: the permission with the
-    loan's branch, the current status, then the step's guards. Raises a DomainError, changes nothing."""
-    return LOAN_MACHINE.check(loan, step, actor=actor, state_only=state_only, **ctx)
+    loan's branch, the current status, then the step's guards. Raises a DomainError, changes nothing.
+    `authorized=True`: the actor's authority comes from the approval level they completed."""
+    return LOAN_MACHINE.check(loan, step, actor=actor, state_only=state_only, authorized=authorized, **ctx)
 
 
 def record_event(

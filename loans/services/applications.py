@@ -16,6 +16,7 @@ from ..exceptions import NotEligible
 from ..models import Loan, LoanProduct
 from ..schedule import ScheduleError, build_schedule
 from ..selectors import check_eligibility, product_schedule_settings, schedule_terms_for
+from ..workflow import member_eligible
 from ._common import (
     clean_amount,
     clean_reason,
@@ -27,6 +28,7 @@ from ._common import (
     today,
     transition,
 )
+from .decisions import cancel_loan_requests, lock_loan_with_requests, request_loan_approval
 
 LOAN_NUMBER_SEQUENCE = "loan_number"
 
@@ -121,8 +123,10 @@ def create_application(
 def update_application(
     *, actor, loan_id, principal=None, term=None, purpose=None, first_due_date=None
 ) -> Loan:
-    """Change a DRAFT application's amount, term, purpose or first due date (limits re-checked)."""
-    loan = locked_loan(loan_id)
+    """Change a DRAFT or SUBMITTED application's amount, term, purpose or first due date (limits
+    re-checked). A submitted loan's pending approval request is cancelled (its decisions so far no
+    longer apply) and a new one asked for the new terms, after the eligibility check."""
+    loan = lock_loan_with_requests(loan_id)
     expect_status(loan, "edit", actor=actor)
     product = loan.product
     new_principal = loan.principal if principal is None else clean_amount(principal, field="principal")
@@ -149,12 +153,22 @@ def update_application(
     )
     if changes:
         record_event(loan, actor=actor, action="updated", from_status=loan.status, metadata=changes)
+    if changes and loan.status == Loan.Status.SUBMITTED:
+        refusal = member_eligible.refusal(loan, actor=actor, ctx={})
+        if refusal is not None:
+            raise refusal
+        described = ", ".join(f"{name} {value}" for name, value in changes.items())
+        cancel_loan_requests(
+            loan, actor=actor, reason=f"Application changed ({described}); approval asked again"
+        )
+        request_loan_approval(loan, actor=actor)
     return loan
 
 
 @transaction.atomic
 def submit_application(*, actor, loan_id) -> Loan:
-    """DRAFT -> SUBMITTED: the member must be eligible and the guarantors must cover the product's %."""
+    """DRAFT -> SUBMITTED: the member must be eligible and the guarantors must cover the product's %.
+    Asks for the loan's approval request (decisions.request_loan_approval)."""
     loan = locked_loan(loan_id)
     eligibility = check_eligibility(
         member=loan.member, product=loan.product, principal=loan.principal, exclude_loan_id=loan.pk
@@ -169,48 +183,16 @@ def submit_application(*, actor, loan_id) -> Loan:
         fields=["submitted_by", "submitted_at"],
         metadata={"savings": str(eligibility.savings), "ceiling": str(eligibility.ceiling)},
     )
-    return loan
-
-
-@transaction.atomic
-def approve_loan(*, actor, loan_id, comment: str = "") -> Loan:
-    """SUBMITTED -> APPROVED by someone other than its creator and submitter; pledges become holds."""
-    loan = locked_loan(loan_id)
-    expect_status(loan, "approve", actor=actor)
-    loan.decided_by, loan.decided_at = actor, timezone.now()
-    loan.decision_reason = (comment or "").strip()[:255]
-    transition(
-        loan,
-        "approve",
-        actor=actor,
-        comment=loan.decision_reason,
-        fields=["decided_by", "decided_at", "decision_reason"],
-    )
-    return loan
-
-
-@transaction.atomic
-def reject_loan(*, actor, loan_id, reason: str) -> Loan:
-    """SUBMITTED -> REJECTED with a reason (four-eyes as for approval)."""
-    reason = clean_reason(reason, what="a reason for the rejection")
-    loan = locked_loan(loan_id)
-    expect_status(loan, "reject", actor=actor)
-    loan.decided_by, loan.decided_at, loan.decision_reason = actor, timezone.now(), reason
-    transition(
-        loan,
-        "reject",
-        actor=actor,
-        comment=reason,
-        fields=["decided_by", "decided_at", "decision_reason"],
-    )
+    request_loan_approval(loan, actor=actor)
     return loan
 
 
 @transaction.atomic
 def withdraw_application(*, actor, loan_id, reason: str) -> Loan:
-    """The applicant withdraws (DRAFT, SUBMITTED or APPROVED): guarantor holds are released."""
+    """The applicant withdraws (DRAFT, SUBMITTED or APPROVED): guarantor holds are released and a
+    pending approval (of the loan, or of its disbursement) is cancelled."""
     reason = clean_reason(reason, what="the applicant's reason")
-    loan = locked_loan(loan_id)
+    loan = lock_loan_with_requests(loan_id)
     expect_status(loan, "withdraw", actor=actor)
     loan.decision_reason = reason
     transition(
@@ -220,15 +202,14 @@ def withdraw_application(*, actor, loan_id, reason: str) -> Loan:
         comment=reason,
         fields=["decision_reason"],
     )
+    cancel_loan_requests(loan, actor=actor, reason=f"Application withdrawn: {reason}")
     return loan
 
 
 __all__ = [
     "ScheduleError",
-    "approve_loan",
     "create_application",
     "processing_fee_for",
-    "reject_loan",
     "submit_application",
     "update_application",
     "withdraw_application",

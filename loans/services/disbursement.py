@@ -8,6 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from approvals import services as approvals
+from approvals.selectors import approval_required
 from cooperative.exceptions import ValidationFailed
 from ledger import services as ledger
 from ledger.models import JournalEntry, Side
@@ -16,7 +18,8 @@ from ..exceptions import InvalidTransition
 from ..models import Loan, LoanSchedule
 from ..schedule import build_schedule
 from ..selectors import loan_schedule_terms
-from ._common import ZERO, expect_status, gl_id, locked_loan, require, today, transition
+from ._common import ZERO, expect_status, gl_id, locked_loan, record_event, require, today, transition
+from .decisions import LOAN_DISBURSEMENT, loan_title, member_display, person
 from .guarantors import savings_account_of
 
 
@@ -27,12 +30,53 @@ def disburse_loan(*, actor, loan_id, disbursement_date: date | None = None, firs
     Posts one entry: DEBIT the loan's LOAN account with the principal; CREDIT the member's savings with
     principal − processing fee; CREDIT fee income with the fee. Stores the schedule rows.
     `disbursement_date` may be in the past (a loan recorded late), never in the future.
+
+    When a `loan_disbursement` policy band covers the loan (amount, branch, product), a person's
+    request opens an approval request instead and the loan stays APPROVED: its final approver
+    disburses it (on_disbursement_approved). The system (actor None: jobs, the demo) disburses at once.
     """
     loan = locked_loan(loan_id)
     require(actor, "loans.disburse_loan", loan.branch_id)
     if loan.status == Loan.Status.DISBURSED:  # the loser of a race: say what happened, not "approved only"
         raise InvalidTransition(f"Loan {loan.loan_number} has already been disbursed.", field="status")
     expect_status(loan, "disburse", actor=actor)
+    on, first_due, schedule = _dates_and_schedule(loan, disbursement_date, first_due_date)
+    if person(actor) is not None and approval_required(
+        action_type=LOAN_DISBURSEMENT,
+        amount=loan.principal,
+        branch_id=loan.branch_id,
+        product_ref=str(loan.product_id),
+    ):
+        request = approvals.request_approval(
+            action_type=LOAN_DISBURSEMENT,
+            subject=loan,
+            amount=loan.principal,
+            branch_id=loan.branch_id,
+            requested_by=actor,
+            title=loan_title(loan),
+            member_display=member_display(loan),
+            product_ref=str(loan.product_id),
+            metadata={
+                "loan_number": loan.loan_number,
+                "disbursement_date": disbursement_date.isoformat() if disbursement_date else "",
+                "first_due_date": first_due_date.isoformat() if first_due_date else "",
+            },
+            excluded_user_ids={loan.created_by_id, loan.submitted_by_id},
+        )
+        if request is not None:
+            record_event(
+                loan,
+                actor=actor,
+                action="disbursement_requested",
+                from_status=loan.status,
+                comment=f"{loan.principal} to disburse once approved (level {request.level_label})",
+                metadata={"approval_request": str(request.pk)},
+            )
+            return loan
+    return _disburse(loan, actor=actor, on=on, first_due=first_due, schedule=schedule)
+
+
+def _dates_and_schedule(loan: Loan, disbursement_date, first_due_date):
     on = disbursement_date or today()
     if on > today():
         raise ValidationFailed("A loan cannot be disbursed on a future date.", field="disbursement_date")
@@ -42,7 +86,24 @@ def disburse_loan(*, actor, loan_id, disbursement_date: date | None = None, firs
             "The first due date must be after the disbursement date.", field="first_due_date"
         )
     schedule = build_schedule(loan_schedule_terms(loan=loan, disbursed_on=on, first_due_on=first_due))
+    return on, first_due, schedule
 
+
+def on_disbursement_approved(request, actor) -> None:
+    """The final approval of a loan_disbursement request: the approver disburses, with the dates
+    the requester gave (today when none was given)."""
+    loan = locked_loan(request.object_id)
+    expect_status(loan, "disburse", actor=actor, authorized=True)
+    meta = request.metadata or {}
+    given = meta.get("disbursement_date") or ""
+    due = meta.get("first_due_date") or ""
+    on, first_due, schedule = _dates_and_schedule(
+        loan, date.fromisoformat(given) if given else None, date.fromisoformat(due) if due else None
+    )
+    _disburse(loan, actor=actor, on=on, first_due=first_due, schedule=schedule, request=request)
+
+
+def _disburse(loan: Loan, *, actor, on: date, first_due, schedule, request=None) -> Loan:
     savings = savings_account_of(loan.member)
     account = ledger.open_account(
         member=loan.member, account_type="LOAN", name=f"Loan {loan.loan_number} – {loan.member.full_name}"
@@ -106,6 +167,9 @@ def disburse_loan(*, actor, loan_id, disbursement_date: date | None = None, firs
             "entry": entry.reference,
             "installments": len(schedule.installments),
             "total_interest": str(schedule.total_interest),
+            **({"approval_request": str(request.pk)} if request is not None else {}),
         },
     )
+    if request is not None:
+        approvals.record_result(request, entry)
     return loan

@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from approvals import services as approvals
 from cooperative.exceptions import ValidationFailed
 from cooperative.money import money
 from ledger import services as ledger
@@ -36,16 +37,62 @@ from ._common import (
     today,
     transition,
 )
+from .decisions import WRITE_OFF, loan_title, member_display, person
 from .guarantors import _release, savings_account_of
 from .repayments import SOURCE_GL, apply_repayment
 
 
 @transaction.atomic
 def write_off_loan(*, actor, loan_id, reason: str) -> Loan:
-    """DISBURSED -> WRITTEN_OFF: the principal outstanding goes to loan-loss expense."""
+    """Ask for the write-off of a DISBURSED loan (reason required).
+
+    When a `write_off` policy band covers it (the default: one MANAGER, whatever the amount), a
+    `write_off` approval request opens and the loan stays DISBURSED: its final approver, who can
+    never be the requester, writes it off (on_write_off_approved). With no band (or by the system)
+    it is written off at once: DISBURSED -> WRITTEN_OFF, the principal outstanding to loan-loss
+    expense."""
     reason = clean_reason(reason, what="a reason for the write-off")
     loan = locked_loan(loan_id)
     expect_status(loan, "write_off", actor=actor)
+    outstanding = principal_outstanding(loan=loan)
+    if person(actor) is not None:
+        request = approvals.request_approval(
+            action_type=WRITE_OFF,
+            subject=loan,
+            amount=outstanding,
+            branch_id=loan.branch_id,
+            requested_by=actor,
+            title=f"Write-off of {loan_title(loan, outstanding)}",
+            member_display=member_display(loan),
+            reason=reason,
+            product_ref=str(loan.product_id),
+            metadata={
+                "loan_number": loan.loan_number,
+                "principal_outstanding": str(outstanding),
+                "days_past_due": loan.days_past_due,
+            },
+        )
+        if request is not None:
+            record_event(
+                loan,
+                actor=actor,
+                action="write_off_requested",
+                from_status=loan.status,
+                comment=reason,
+                metadata={"approval_request": str(request.pk), "amount": str(outstanding)},
+            )
+            return loan
+    return _write_off(loan, actor=actor, reason=reason)
+
+
+def on_write_off_approved(request, actor) -> None:
+    """The final approval of a write_off request: the approver (never the requester) writes it off."""
+    loan = locked_loan(request.object_id)
+    expect_status(loan, "write_off", actor=actor, authorized=True, requested_by_id=request.requested_by_id)
+    _write_off(loan, actor=actor, reason=request.reason or "approved write-off", request=request)
+
+
+def _write_off(loan: Loan, *, actor, reason: str, request=None) -> Loan:
     outstanding = principal_outstanding(loan=loan)
     entry = None
     if outstanding > 0:
@@ -70,15 +117,20 @@ def write_off_loan(*, actor, loan_id, reason: str) -> Loan:
         )
     loan.written_off_at = timezone.now()
     loan.written_off_amount = outstanding
-    loan.decision_reason = reason
+    loan.decision_reason = reason[:255]
+    metadata = {"amount": str(outstanding), "entry": entry.reference if entry else ""}
+    if request is not None:
+        metadata.update(approval_request=str(request.pk), requested_by=str(request.requested_by_id))
     transition(
         loan,
         "write_off",
         actor=actor,
-        comment=reason,
+        comment=loan.decision_reason,
         fields=["written_off_at", "written_off_amount", "decision_reason"],
-        metadata={"amount": str(outstanding), "entry": entry.reference if entry else ""},
+        metadata=metadata,
     )
+    if request is not None and entry is not None:
+        approvals.record_result(request, entry)
     return loan
 
 

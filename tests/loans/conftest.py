@@ -22,3 +22,9 @@ def product(db):
 @pytest.fixture
 def borrower(branch):
     return make_member(branch, savings=Decimal("200000.00"), first_name="Chiamaka", last_name="Nwosu")
+
+
+@pytest.fixture
+def manager2(make_staff, branch):
+    """A second manager of the Main Branch: approves what the first one asks (write-offs)."""
+    return make_staff("MANAGER", branch, email="manager2@test.ng")

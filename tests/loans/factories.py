@@ -8,6 +8,8 @@ from decimal import Decimal
 import factory
 from factory.django import DjangoModelFactory
 
+from approvals.selectors import pending_request_for
+from approvals.services import decide_approval
 from ledger import services as ledger
 from ledger.models import Account, AccountType
 from loans import services
@@ -84,3 +86,17 @@ def make_loan(
     if status == Loan.Status.APPROVED:
         return Loan.objects.get(pk=loan.pk)
     return services.disburse_loan(actor=manager, loan_id=loan.pk, disbursement_date=disbursed_on)
+
+
+def decide(subject, action_type: str, *, by, decision: str = "APPROVED", comment: str = "Agreed"):
+    """Decide `subject`'s pending approval request of `action_type` as `by` (one level's decision)."""
+    request = pending_request_for(subject=subject, action_type=action_type)
+    assert request is not None, f"no pending {action_type} request"
+    return decide_approval(request_id=request.pk, actor=by, decision=decision, comment=comment)
+
+
+def write_off(loan: Loan, *, requester, approver, reason: str = "Uncollectable") -> Loan:
+    """A write-off as it happens: a manager asks (with the reason), another manager approves."""
+    services.write_off_loan(actor=requester, loan_id=loan.pk, reason=reason)
+    decide(loan, "write_off", by=approver)
+    return Loan.objects.get(pk=loan.pk)

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from cooperative.models import AuditLog
 from loans.models import Loan, LoanPayment
-from tests.loans.factories import LoanProductFactory, make_loan, make_member
+from tests.loans.factories import LoanProductFactory, decide, make_loan, make_member
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -208,10 +208,10 @@ def test_the_creator_sees_no_approve_button_and_a_forged_post_is_refused(login, 
     loan = make_loan(member=borrower, product=product, officer=manager, status=Loan.Status.SUBMITTED)
     client = login(manager)
 
-    # then the approve button is not offered
+    # then neither decision is offered to them (the approval request excludes its creator)
     page = client.get(change_url(loan)).content.decode()
     assert "loans-approve" not in page
-    assert "loans-reject" in page
+    assert "loans-reject" not in page
 
     # and a forged POST is refused without changing the loan
     response = client.post(action_url(loan, "approve"), {"comment": "self-approval"})
@@ -329,13 +329,21 @@ def test_guarantor_added_from_the_loan_page(login, officer, product, borrower, b
     assert "30,000.00" in page
 
 
-def test_write_off_needs_the_permission_and_a_reason(login, officer, manager, teller, product, borrower):
+def test_write_off_needs_the_permission_a_reason_and_a_second_manager(
+    login, officer, manager, manager2, teller, product, borrower
+):
     loan = make_loan(member=borrower, product=product, officer=officer, manager=manager)
 
     assert login(teller).post(action_url(loan, "write_off"), {"reason": "Gone"}).status_code == 403
     client = login(manager)
     assert client.post(action_url(loan, "write_off"), {"reason": ""}).status_code == 400
-    assert client.post(action_url(loan, "write_off"), {"reason": "Member relocated"}).status_code == 302
+    asked = client.post(action_url(loan, "write_off"), {"reason": "Member relocated"}, follow=True)
+    assert "waiting for approval" in asked.content.decode()
+    loan.refresh_from_db()
+    assert loan.status == Loan.Status.DISBURSED
+    # the requester is offered no second write-off while it waits, and the other manager approves
+    assert "loans-write_off" not in client.get(change_url(loan)).content.decode()
+    decide(loan, "write_off", by=manager2)
     loan.refresh_from_db()
     assert loan.status == Loan.Status.WRITTEN_OFF
     # the loan page says the principal is off the books and how much was written off
@@ -433,7 +441,9 @@ def test_the_loan_page_itself_cannot_be_posted(login, officer, product, borrower
     assert loan.principal == D("100000.00")
 
 
-def test_recover_from_guarantors_after_write_off(login, officer, manager, product, borrower, branch):
+def test_recover_from_guarantors_after_write_off(
+    login, officer, manager, manager2, product, borrower, branch
+):
     # given a loan guaranteed by a member with 60,000 savings, written off
     guarantor = make_member(branch, savings="60000", first_name="Tunde")
     loan = make_loan(
@@ -441,6 +451,7 @@ def test_recover_from_guarantors_after_write_off(login, officer, manager, produc
     )
     client = login(manager)
     client.post(action_url(loan, "write_off"), {"reason": "Member absconded"})
+    decide(loan, "write_off", by=manager2)
     loan.refresh_from_db()
     assert loan.status == Loan.Status.WRITTEN_OFF
 

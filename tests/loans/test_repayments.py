@@ -16,7 +16,7 @@ from loans import services
 from loans.exceptions import LoanClosed, RepaymentRefused
 from loans.models import Loan, LoanPayment, LoanProduct, LoanSchedule
 from loans.selectors import settlement_quote
-from tests.loans.factories import LoanProductFactory, make_loan, make_member, savings_of
+from tests.loans.factories import LoanProductFactory, make_loan, make_member, savings_of, write_off
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -402,9 +402,11 @@ def test_unknown_loan_is_a_404(teller):
     assert missing.value.status == 404
 
 
-def test_repayments_of_a_written_off_loan_cannot_be_reversed(teller, manager, accountant, overdue_loan):
+def test_repayments_of_a_written_off_loan_cannot_be_reversed(
+    teller, manager, manager2, accountant, overdue_loan
+):
     payment = services.record_repayment(actor=teller, loan_id=overdue_loan.pk, amount="1000", source="CASH")
-    services.write_off_loan(actor=manager, loan_id=overdue_loan.pk, reason="Gone")
+    write_off(overdue_loan, requester=manager, approver=manager2, reason="Gone")
     with pytest.raises(Conflict, match="written off"):
         services.reverse_repayment(actor=accountant, payment_id=payment.pk, reason="x")
 

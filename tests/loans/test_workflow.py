@@ -6,7 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Permission
 
+from approvals.exceptions import SubjectPendingApproval
 from cooperative.workflow import InvalidTransition as AnyInvalidTransition
 from loans import services
 from loans.exceptions import FourEyesViolation, GuarantorRefused, InvalidTransition
@@ -58,27 +60,28 @@ def test_a_closed_loans_write_off_is_refused_by_the_table(officer, manager, prod
 
 
 def test_approval_guards_come_from_the_table(officer, manager, branch, make_staff):
-    # given a product that needs one guarantor covering half the loan
+    # given a product that needs one guarantor covering half the loan, and a pledge
     product = LoanProductFactory(required_guarantors=1, guarantor_coverage_percent=Decimal("50"))
     borrower = make_member(branch, savings="200000")
     friend = make_member(branch, savings="200000", phone="+2348030000001")
-    loan = make_loan(
-        member=borrower,
-        product=product,
-        officer=officer,
-        status=Loan.Status.SUBMITTED,
-        guarantors=[(friend, "50000")],
-    )
-    # when the pledge is withdrawn the approval guard refuses, naming the coverage
-    services.remove_guarantor(actor=officer, guarantor_id=loan.guarantors.get().pk)
+    draft = make_loan(member=borrower, product=product, officer=officer, status=Loan.Status.DRAFT)
+    # then submitting without it is refused by the submit guard, naming the coverage
+    with pytest.raises(GuarantorRefused, match="needs 1 guarantor"):
+        services.submit_application(actor=officer, loan_id=draft.pk)
+    services.add_guarantor(actor=officer, loan_id=draft.pk, guarantor_member=friend, amount="50000")
+    services.submit_application(actor=officer, loan_id=draft.pk)
+    loan = Loan.objects.get(pk=draft.pk)
+    # and the pledge cannot be withdrawn while the approval is pending (409)
+    with pytest.raises(SubjectPendingApproval, match="waiting for approval"):
+        services.remove_guarantor(actor=officer, guarantor_id=loan.guarantors.get().pk)
+    # when the pledge is gone all the same (say, a data fix), the approve guard refuses
+    pledge = loan.guarantors.get()
+    pledge.status = "WITHDRAWN"
+    pledge.save(update_fields=["status"])
     with pytest.raises(GuarantorRefused, match="needs 1 guarantor"):
         services.approve_loan(actor=manager, loan_id=loan.pk)
     # and the four-eyes guard names the rule for the submitter, whatever their role
-    officer.user_permissions.add(
-        __import__("django.contrib.auth.models", fromlist=["Permission"]).Permission.objects.get(
-            codename="approve_loan"
-        )
-    )
+    officer.user_permissions.add(Permission.objects.get(codename="approve_loan"))
     officer = type(officer).objects.get(pk=officer.pk)
     with pytest.raises(FourEyesViolation, match="Four-eyes"):
         LOAN_MACHINE.check(Loan.objects.get(pk=loan.pk), "approve", actor=officer)

@@ -13,7 +13,7 @@ from ledger.selectors import ledger_discrepancies
 from loans import services
 from loans.exceptions import InvalidTransition, LoanClosed, LoanNotPermitted, RepaymentRefused
 from loans.models import Guarantor, Loan, LoanPayment
-from tests.loans.factories import LoanProductFactory, make_loan, make_member, savings_of
+from tests.loans.factories import LoanProductFactory, make_loan, make_member, savings_of, write_off
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -35,8 +35,8 @@ def defaulted(officer, manager, product, borrower):
     )
 
 
-def test_write_off_moves_the_outstanding_principal_to_loan_loss_expense(branch, manager, defaulted):
-    loan = services.write_off_loan(actor=manager, loan_id=defaulted.pk, reason="Member absconded")
+def test_write_off_moves_the_outstanding_principal_to_loan_loss_expense(branch, manager, manager2, defaulted):
+    loan = write_off(defaulted, requester=manager, approver=manager2, reason="Member absconded")
     assert loan.status == Loan.Status.WRITTEN_OFF
     assert loan.written_off_amount == D("100000.00")
     assert Account.objects.get(pk=loan.account_id).balance == D("0.00")
@@ -53,8 +53,8 @@ def test_write_off_needs_the_permission_and_a_reason(officer, manager, defaulted
     assert refused.value.field == "reason"
 
 
-def test_written_off_loan_takes_recoveries_not_repayments(branch, manager, teller, defaulted):
-    services.write_off_loan(actor=manager, loan_id=defaulted.pk, reason="Uncollectable")
+def test_written_off_loan_takes_recoveries_not_repayments(branch, manager, manager2, teller, defaulted):
+    write_off(defaulted, requester=manager, approver=manager2)
     with pytest.raises(LoanClosed, match="record a recovery"):
         services.record_repayment(actor=teller, loan_id=defaulted.pk, amount="100", source="CASH")
     # when the member later pays 30,000 in cash
@@ -107,9 +107,11 @@ def test_recover_from_guarantors_debits_each_guarantor_once(manager, guaranteed_
     assert all(not found for found in ledger_discrepancies().values())
 
 
-def test_recover_from_guarantors_after_write_off_reduces_the_loss(branch, manager, guaranteed_default):
+def test_recover_from_guarantors_after_write_off_reduces_the_loss(
+    branch, manager, manager2, guaranteed_default
+):
     loan, first, _second = guaranteed_default
-    services.write_off_loan(actor=manager, loan_id=loan.pk, reason="Borrower died")
+    write_off(loan, requester=manager, approver=manager2, reason="Borrower died")
     entries = services.recover_from_guarantors(actor=manager, loan_id=loan.pk)
     assert len(entries) == 2
     assert gl(branch, "LOAN_LOSS_EXPENSE") == D("40000.00")
