@@ -7,5 +7,6 @@ class CooperativeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import audit  # noqa: F401 - connects the login/logout/lockout receivers
+        # Connect the login/logout/lockout receivers and the permission-cache invalidation.
+        from . import audit, authz  # noqa: F401
         from .api import schema  # noqa: F401 - registers the OpenAPI extensions

@@ -11,22 +11,22 @@ from __future__ import annotations
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
+from .authz import user_authz
+
 VIEW_ALL_BRANCHES = "cooperative.view_all_branches"
 
 
 def sees_all_branches(user) -> bool:
-    return bool(user and user.is_active and user.has_perm(VIEW_ALL_BRANCHES))
+    if not user or not user.is_authenticated or not user.is_active:
+        return False
+    user_authz(user)  # primes the permission cache has_perm reads
+    return user.has_perm(VIEW_ALL_BRANCHES)
 
 
 def user_branch_ids(user) -> list:
-    """Branch ids the user belongs to (cached on the user object for the request)."""
-    if not user or not user.is_authenticated:
-        return []
-    cached = getattr(user, "_branch_ids_cache", None)
-    if cached is None:
-        cached = list(user.branches.values_list("pk", flat=True))
-        user._branch_ids_cache = cached
-    return cached
+    """Branch ids the user belongs to (from `cooperative.authz`: cached, invalidated on change)."""
+    authz = user_authz(user) if user else None
+    return list(authz.branch_ids) if authz is not None else []
 
 
 def scope_field_of(model: type[Model]) -> str | None:
@@ -78,6 +78,19 @@ def get_scoped_object_or_404(queryset: QuerySet, user, **lookup) -> Model:
         return scope_queryset(queryset, user).get(**lookup)
     except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:
         raise Http404 from exc
+
+
+def can_see_row(user, model: type[Model], pk, branch_id) -> bool:
+    """Would `scope_queryset(model.objects.all(), user)` include the row (`pk`, in `branch_id`)?
+
+    Decided in Python on a row already read (e.g. one just locked), for a model scoped by
+    `branch`: the user's branches and `view_all_branches` come from the cache; guardian grants
+    are queried only for a row outside those branches."""
+    if not user or not user.is_authenticated or not user.is_active:
+        return False
+    if sees_all_branches(user) or branch_id in set(user_branch_ids(user)):
+        return True
+    return pk in set(granted_object_pks(user, model))
 
 
 def check_branch_allowed(user, branch_id) -> bool:

@@ -6,6 +6,8 @@ out-of-scope id is simply not found (404).
 
 from rest_framework import permissions
 
+from cooperative.authz import user_authz
+
 
 class ModelPermissions(permissions.DjangoModelPermissions):
     perms_map = {
@@ -26,6 +28,7 @@ class DefaultApiPermission(permissions.BasePermission):
         user = request.user
         if not (user and user.is_authenticated and user.is_active):
             return False
+        user_authz(user)  # the permission set from the shared cache (one round trip, not two queries)
         if getattr(view, "queryset", None) is not None or hasattr(view, "get_queryset"):
             try:
                 return ModelPermissions().has_permission(request, view)
@@ -48,4 +51,7 @@ class HasPerm(permissions.BasePermission):
 
     def has_permission(self, request, view) -> bool:
         user = request.user
-        return bool(user and user.is_authenticated and user.is_active and user.has_perms(self.required))
+        if not (user and user.is_authenticated and user.is_active):
+            return False
+        user_authz(user)
+        return user.has_perms(self.required)
