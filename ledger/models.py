@@ -286,3 +286,83 @@ class Hold(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"Hold {self.amount} on {self.account_id} ({self.reason})"
+
+
+class PostingRequest(TimeStampedModel):
+    """A withdrawal or transfer waiting for approval (the subject of its `ApprovalRequest`).
+
+    Keeps what the teller asked for, so the final approval posts exactly that through the normal
+    services (`ledger.approval_actions`), once: the posting's idempotency key is derived from this
+    row's id. While it waits, a hold reserves the amount on the paying account, so the money cannot
+    be spent meanwhile; the hold is released on rejection, cancellation or expiry and consumed by
+    the posting."""
+
+    class Kind(models.TextChoices):
+        WITHDRAWAL = "WITHDRAWAL", "Withdrawal"
+        TRANSFER = "TRANSFER", "Transfer"
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING", "Pending approval"
+        POSTED = "POSTED", "Posted"
+        REJECTED = "REJECTED", "Rejected"
+        CANCELLED = "CANCELLED", "Cancelled"
+        EXPIRED = "EXPIRED", "Expired"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="posting_requests")
+    to_account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="Transfers."
+    )
+    amount = AmountField()
+    description = models.CharField(max_length=255, blank=True)
+    channel = models.CharField(max_length=8, blank=True, help_text="Withdrawals: cash or bank.")
+    branch = models.ForeignKey("cooperative.Branch", on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey("cooperative.User", on_delete=models.PROTECT, related_name="+")
+    idempotency_key = models.CharField(
+        max_length=255,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="The requester's key: a replay finds it.",
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    hold = models.OneToOneField(Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    entry = models.OneToOneField(
+        JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="posting_request"
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    branch_scope_field = "branch"
+
+    class Meta:
+        ordering = ("-created_at",)
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="postingrequest_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=["PENDING", "POSTED", "REJECTED", "CANCELLED", "EXPIRED"]),
+                name="postingrequest_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="TRANSFER") & Q(to_account__isnull=False))
+                | (Q(kind="WITHDRAWAL") & Q(to_account__isnull=True)),
+                name="postingrequest_transfer_has_destination",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="POSTED") & Q(entry__isnull=False))
+                | (~Q(status="POSTED") & Q(entry__isnull=True)),
+                name="postingrequest_posted_iff_entry",
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "status"], name="postingrequest_account_status")]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.get_kind_display()} of {self.amount} from {self.account_id} ({self.get_status_display()})"
+        )
+
+    @property
+    def approval_key(self) -> str:
+        """The idempotency key of the posting the final approval makes (never posts twice)."""
+        return f"posting-request:{self.pk}"
