@@ -234,26 +234,36 @@ def policies_changed() -> None:
     cache.set(POLICY_VERSION_KEY, uuid.uuid4().hex, None)
 
 
+# This process's copy of the table, valid while the shared version in the cache is unchanged: every
+# call still reads the version (one small cache GET), so a change made by any process is seen at once.
+_local_table: tuple[str | None, dict] = (None, {})
+
+
 def _policy_table() -> dict[str, list[Band]]:
-    found = cache.get_many([POLICY_VERSION_KEY, POLICY_TABLE_KEY])
-    version = found.get(POLICY_VERSION_KEY)
-    table = found.get(POLICY_TABLE_KEY)
+    global _local_table
+    version = cache.get(POLICY_VERSION_KEY)
     if version is None:
         cache.add(POLICY_VERSION_KEY, uuid.uuid4().hex, None)
         version = cache.get(POLICY_VERSION_KEY)
+    local_version, local_bands = _local_table
+    if version is not None and local_version == version:
+        return local_bands
+    table = cache.get(POLICY_TABLE_KEY)
     if table is not None and table.get("version") == version:
-        return table["bands"]
-    # Rebuild, tagged with the version read *before* the query: a change committed meanwhile bumps
-    # the version, so a table built from older rows is never taken as current.
-    bands: dict[str, list[Band]] = {}
-    for row in ApprovalPolicy.objects.filter(active=True).values(*_BAND_FIELDS):
-        bands.setdefault(row["action_type"], []).append(_band(row))
-    cache.set(POLICY_TABLE_KEY, {"version": version, "bands": bands}, POLICY_TABLE_TIMEOUT)
+        bands = table["bands"]
+    else:
+        # Rebuild, tagged with the version read *before* the query: a change committed meanwhile
+        # bumps the version, so a table built from older rows is never taken as current.
+        bands = {}
+        for row in ApprovalPolicy.objects.filter(active=True).values(*_BAND_FIELDS):
+            bands.setdefault(row["action_type"], []).append(_band(row))
+        cache.set(POLICY_TABLE_KEY, {"version": version, "bands": bands}, POLICY_TABLE_TIMEOUT)
+    _local_table = (version, bands)
     return bands
 
 
 def approval_required(*, action_type: str, amount: Decimal, branch_id, product_ref: str = "") -> bool:
-    """Cheap: one cache round trip (get_many of the version and the table), no query when warm."""
+    """Cheap: one small cache GET (the policy version) when warm; no database query."""
     try:
         action = registry.get_action(action_type)
     except LookupError:
