@@ -196,16 +196,29 @@ def test_update_application_rechecks_the_limits(officer, product, borrower):
     assert [e.action for e in loan_timeline(loan=loan)] == ["created", "updated"]
 
 
-def test_teller_cannot_take_applications_and_other_branches_are_out_of_reach(
-    teller, make_staff, other_branch, product, borrower
+def test_accountant_cannot_take_applications_and_other_branches_are_out_of_reach(
+    accountant, make_staff, other_branch, product, borrower
 ):
     with pytest.raises(LoanNotPermitted):
-        services.create_application(actor=teller, member=borrower, product=product, principal="20000", term=6)
+        services.create_application(
+            actor=accountant, member=borrower, product=product, principal="20000", term=6
+        )
     abuja_officer = make_staff("LOAN_OFFICER", other_branch, email="abuja.officer@test.ng")
     with pytest.raises(LoanNotPermitted, match="branch you do not work in"):
         services.create_application(
             actor=abuja_officer, member=borrower, product=product, principal="20000", term=6
         )
+
+
+def test_a_teller_takes_and_submits_an_application_at_the_counter(teller, manager, product, borrower):
+    # DESIGN §1: branch staff take loan applications; the manager decides them
+    loan = services.create_application(
+        actor=teller, member=borrower, product=product, principal="20000", term=6
+    )
+    services.submit_application(actor=teller, loan_id=loan.pk)
+    with pytest.raises(LoanNotPermitted, match="approve_loan"):
+        services.approve_loan(actor=teller, loan_id=loan.pk)
+    assert services.approve_loan(actor=manager, loan_id=loan.pk).status == Loan.Status.APPROVED
 
 
 # --- Four-eyes -------------------------------------------------------------------------------------
