@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -201,6 +202,14 @@ class ApprovalRequestAdmin(ScopedHistoryAdmin):
             )
         action = registry.find_action(approval_request.action_type)
         summary = action.summary(approval_request, user) if action and action.summary else None
+        summary_html = ""
+        if summary:
+            # The hook's keys are the template's context (and `summary` is the whole dict).
+            summary_html = render_to_string(
+                summary["template"],
+                {**summary, "summary": summary, "approval_request": approval_request},
+                request=request,
+            )
         now = timezone.now()
         context = {
             **self.admin_site.each_context(request),
@@ -214,6 +223,7 @@ class ApprovalRequestAdmin(ScopedHistoryAdmin):
             "levels": levels,
             "approvals": approvals,
             "summary": summary,
+            "summary_html": summary_html,
             "metadata": {k: v for k, v in approval_request.metadata.items() if not str(k).startswith("_")},
             "can_decide": blocker is None,
             "blocker": blocker[1] if blocker else "",
