@@ -11,12 +11,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# WeasyPrint (PDF statements) needs Pango, HarfBuzz and fonts at run time; every other dependency
-# ships as a binary wheel.
+# PDF statements (reportlab) embed DejaVu Sans when it is installed (Helvetica otherwise, without
+# Yoruba/Igbo diacritics); every Python dependency ships as a binary wheel.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
-        fonts-dejavu-core fonts-liberation shared-mime-info \
+        fonts-dejavu-core shared-mime-info \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system coopdesk \

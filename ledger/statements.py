@@ -18,7 +18,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Q, Sum
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from cooperative.exceptions import ValidationFailed
@@ -29,9 +28,9 @@ ZERO = Decimal("0.00")
 # A cell starting with one of these is a formula to Excel, LibreOffice or Google Sheets.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CHUNK_SIZE = 2000
-# weasyprint lays out roughly 60-70 statement rows a second here; past this a PDF takes too long
-# for a web request, so longer periods are offered as CSV/XLSX (which stream in about a second).
-PDF_MAX_MOVEMENTS_DEFAULT = 1000
+# The PDF renderer draws about 3,000 rows a second here (docs/performance.md); past this many a
+# PDF (over 400 pages) is no longer a document anyone prints, so longer periods go to CSV/Excel.
+PDF_MAX_MOVEMENTS_DEFAULT = 20000
 
 
 def pdf_max_movements() -> int:
@@ -292,23 +291,11 @@ def check_pdf_size(statement: Statement) -> None:
 
 
 def render_pdf(statement: Statement) -> bytes:
-    """A printable A4 PDF (weasyprint) from `ledger/statement_pdf.html`."""
-    from weasyprint import HTML
+    """A printable A4 PDF (reportlab, `ledger/statement_pdf.py`): thousands of rows a second."""
+    from .statement_pdf import render
 
     check_pdf_size(statement)
-    account = statement.account
-    html = render_to_string(
-        "ledger/statement_pdf.html",
-        {
-            "coop_name": settings.COOP_NAME,
-            "statement": statement,
-            "account": account,
-            "member": account.member,
-            "branch": account.branch,
-            "movements": statement.movements(),
-        },
-    )
-    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+    return render(statement)
 
 
 EXPORT_FORMATS = {
