@@ -1,6 +1,11 @@
-"""Demo loans for `seed_demo`: two products and a loan in every state, all through the real services
-(so `verify_ledger` passes and every loan has its timeline). Overdue loans come from back-dated
-disbursements. Idempotent: once the demo loans exist, a second run adds nothing.
+"""Demo loans for `seed_demo`: three products and a loan in every state, all through the real
+services and the approvals app (so `verify_ledger` passes and every loan has its timeline). Overdue
+loans come from back-dated disbursements. Idempotent: once the demo loans exist, a second run adds
+nothing.
+
+Two applications taken and submitted by the demo loan officer wait in "My approvals": one up to
+₦500,000 (one manager decides) and an asset loan of ₦1,200,000 (a manager, then the credit committee
+of two). The written-off loan was asked for by the manager and approved by the second manager.
 
 Runs after the ledger demo (order 30), which gives the Main Branch members their savings.
 """
@@ -20,6 +25,8 @@ from .selectors import settlement_quote
 
 STANDARD = "Standard loan"
 EMERGENCY = "Emergency loan"
+ASSET = "Asset finance loan"
+ASSET_PRINCIPAL = Decimal("1200000.00")
 DEMO_PURPOSE = "Demo: "
 
 
@@ -68,6 +75,39 @@ def _products() -> tuple[LoanProduct, LoanProduct]:
     return standard, emergency
 
 
+def _asset_product() -> LoanProduct:
+    product, _ = LoanProduct.objects.get_or_create(
+        name=ASSET,
+        defaults={
+            "description": "Hire-purchase style loan for equipment and vehicles, secured by the asset "
+            "itself: ₦500,000 to ₦5,000,000, no savings ceiling.",
+            "interest_rate": Decimal("20.0000"),
+            "min_amount": Decimal("500000.00"),
+            "max_amount": Decimal("5000000.00"),
+            "min_term": 6,
+            "max_term": 36,
+            "calculation_method": "reducing_balance",
+            "processing_fee_type": LoanProduct.FeeType.PERCENT,
+            "processing_fee_value": Decimal("1.5000"),
+            "penalty_rate": Decimal("2.0000"),
+            "max_active_loans": 1,
+            "overpayment_policy": LoanProduct.Overpayment.REDUCE_TERM,
+        },
+    )
+    return product
+
+
+def _second_manager(branch, manager):
+    """Another manager of the branch (the demo's manager2): approves what the first one asks."""
+    user_model = type(manager)
+    return (
+        user_model.objects.filter(groups__name="MANAGER", branches=branch, is_active=True)
+        .exclude(pk=manager.pk)
+        .order_by("email")
+        .first()
+    )
+
+
 def _savings(member) -> Decimal:
     from ledger.models import Account, AccountType
 
@@ -96,6 +136,7 @@ PLAN = [
 
 def seed(*, branch, other_branch, staff, stdout, **_ignored) -> None:
     standard, emergency = _products()
+    asset = _asset_product()
     if Loan.objects.filter(branch=branch, purpose__startswith=DEMO_PURPOSE).exists():
         stdout.write("Loans demo: nothing to add.")
         return
@@ -127,12 +168,14 @@ def seed(*, branch, other_branch, staff, stdout, **_ignored) -> None:
                 purpose=DEMO_PURPOSE + purpose,
                 officer=officer,
                 manager=manager,
+                second_manager=_second_manager(branch, manager),
                 teller=teller,
             )
             made += 1
         except DomainError as exc:
             stdout.write(f"Loans demo: skipped a {status.lower()} loan for {borrower}: {exc}")
-    stdout.write(f"Loans demo: 2 products, {made} loans in every state (some overdue).")
+    made += _large_application(asset, members=members, officer=officer, stdout=stdout)
+    stdout.write(f"Loans demo: 3 products, {made} loans in every state (some overdue).")
     # Classify the portfolio now, as the nightly job would, so arrears and PAR show at once.
     from .eod import run_end_of_day
 
@@ -142,7 +185,62 @@ def seed(*, branch, other_branch, staff, stdout, **_ignored) -> None:
     )
 
 
-def _make(*, status, product, borrower, members, term, disbursed_on, paid, purpose, officer, manager, teller):
+def _large_application(product, *, members, officer, stdout) -> int:
+    """A ₦1,200,000 asset loan, submitted: manager, then the credit committee of two, decide it."""
+    busy = set(
+        Loan.objects.filter(status__in=[Loan.Status.APPROVED, Loan.Status.DISBURSED]).values_list(
+            "member_id", flat=True
+        )
+    )
+    borrower = next((m for m in reversed(members) if m.pk not in busy), None)
+    if borrower is None:
+        return 0
+    try:
+        loan = services.create_application(
+            actor=officer,
+            member=borrower,
+            product=product,
+            principal=ASSET_PRINCIPAL,
+            term=24,
+            purpose=DEMO_PURPOSE + "Delivery van",
+        )
+        services.submit_application(actor=officer, loan_id=loan.pk)
+    except DomainError as exc:
+        stdout.write(f"Loans demo: skipped the asset loan for {borrower}: {exc}")
+        return 0
+    return 1
+
+
+def _write_off(loan, *, manager, second_manager) -> None:
+    """The manager asks; the second manager approves the write_off request (four-eyes)."""
+    from approvals.selectors import pending_request_for
+    from approvals.services import decide_approval
+
+    services.write_off_loan(
+        actor=manager, loan_id=loan.pk, reason="No payment in eight months; member left town"
+    )
+    request = pending_request_for(subject=loan, action_type="write_off")
+    if request is not None and second_manager is not None:
+        decide_approval(
+            request_id=request.pk, actor=second_manager, decision="APPROVED", comment="Agreed: uncollectable"
+        )
+
+
+def _make(
+    *,
+    status,
+    product,
+    borrower,
+    members,
+    term,
+    disbursed_on,
+    paid,
+    purpose,
+    officer,
+    manager,
+    second_manager,
+    teller,
+):
     savings = _savings(borrower)
     if product.savings_multiple:
         principal = _thousands(min(savings * product.savings_multiple, Decimal("300000")))
@@ -191,7 +289,5 @@ def _make(*, status, product, borrower, members, term, disbursed_on, paid, purpo
             idempotency_key=f"demo:{loan.loan_number}:payoff",
         )
     if status == Loan.Status.WRITTEN_OFF:
-        services.write_off_loan(
-            actor=manager, loan_id=loan.pk, reason="No payment in eight months; member left town"
-        )
+        _write_off(loan, manager=manager, second_manager=second_manager)
     return loan

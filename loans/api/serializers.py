@@ -224,12 +224,31 @@ class LoanSummarySerializer(serializers.Serializer):
     installments = serializers.IntegerField()
 
 
+class PendingApprovalSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    action_type = serializers.CharField(help_text="loan_approval, loan_disbursement or write_off.")
+    level = serializers.IntegerField(source="approval_level")
+    levels = serializers.IntegerField(source="level_count")
+    required_approvers = serializers.IntegerField(help_text="Distinct approvals needed at this level.")
+    approver_roles = serializers.ListField(child=serializers.CharField())
+
+
 class LoanDetailSerializer(LoanSerializer):
     summary = serializers.SerializerMethodField()
+    pending_approval = serializers.SerializerMethodField(
+        help_text="The approval request the loan waits for (decide it at /approvals/{id}/decide/), or null."
+    )
 
     class Meta(LoanSerializer.Meta):
-        fields = (*LoanSerializer.Meta.fields, "summary")
+        fields = (*LoanSerializer.Meta.fields, "summary", "pending_approval")
         read_only_fields = fields
+
+    @extend_schema_field(PendingApprovalSerializer(allow_null=True))
+    def get_pending_approval(self, obj: Loan) -> dict | None:
+        from approvals.selectors import pending_request_for
+
+        request = pending_request_for(subject=obj)
+        return PendingApprovalSerializer(request).data if request is not None else None
 
     @extend_schema_field(LoanSummarySerializer)
     def get_summary(self, obj: Loan) -> dict:

@@ -281,7 +281,10 @@ class _LoanActionView(APIView):
         serializer = self.input_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         self.call(request, loan, serializer.validated_data)
-        return Response(_detail(loan.pk))
+        data = _detail(loan.pk)
+        # 202: the step is recorded but waits for (further) approvers: the status has not moved yet.
+        waiting = data["status"] == loan.status and data["pending_approval"] is not None
+        return Response(data, status=status.HTTP_202_ACCEPTED if waiting else status.HTTP_200_OK)
 
 
 def _action_schema(summary: str, description: str, request_serializer):
@@ -290,7 +293,7 @@ def _action_schema(summary: str, description: str, request_serializer):
         description=description,
         parameters=[LOAN_ID],
         request=request_serializer,
-        responses={200: LoanDetailSerializer, **ERRORS},
+        responses={200: LoanDetailSerializer, 202: LoanDetailSerializer, **ERRORS},
     )
 
 
@@ -316,8 +319,11 @@ class LoanApproveView(_LoanActionView):
 
     @_action_schema(
         "Approve an application",
-        "SUBMITTED -> APPROVED (`loans.approve_loan`). The approver can never be the person who created "
-        "or submitted the loan (403). Guarantor pledges become holds.",
+        "Decides the loan's pending `loan_approval` request as the caller (the same request as "
+        "`POST /approvals/{id}/decide/`). The final approval makes the loan APPROVED (200; guarantor "
+        "pledges become holds); an approval at an earlier level answers 202 with the loan still "
+        "SUBMITTED and `pending_approval` at its next level. The loan's creator or submitter, a second "
+        "decision by the same person, or someone without the level's role gets 403.",
         CommentInputSerializer,
     )
     def post(self, request, pk):
@@ -331,7 +337,12 @@ class LoanRejectView(_LoanActionView):
     permission_classes = (DefaultApiPermission, HasPerm.of("loans.approve_loan"))
     input_serializer = ReasonInputSerializer
 
-    @_action_schema("Reject an application", "SUBMITTED -> REJECTED, with a reason.", ReasonInputSerializer)
+    @_action_schema(
+        "Reject an application",
+        "Rejects the loan's pending `loan_approval` request with the reason: SUBMITTED -> REJECTED "
+        "(the same rules as approving).",
+        ReasonInputSerializer,
+    )
     def post(self, request, pk):
         return super().post(request, pk)
 
@@ -362,7 +373,8 @@ class LoanDisburseView(_LoanActionView):
     @_action_schema(
         "Disburse an approved loan",
         "APPROVED -> DISBURSED, once: credits the member's savings (less the processing fee) and "
-        "stores the schedule.",
+        "stores the schedule. When a `loan_disbursement` approval policy covers the loan, answers 202: "
+        "the loan stays APPROVED until the request's final approver disburses it.",
         DisburseInputSerializer,
     )
     def post(self, request, pk):

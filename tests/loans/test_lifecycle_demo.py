@@ -76,3 +76,30 @@ def test_seed_demo_classifies_the_overdue_loans_so_the_dashboard_shows_arrears()
 
     manager = demo_staff("MANAGER")
     assert par(user=manager, days=30) > 0
+
+
+def test_seed_demo_leaves_two_loan_applications_in_the_managers_approvals():
+    from decimal import Decimal
+
+    from approvals.models import Approval
+    from approvals.selectors import requests_awaiting
+
+    # given the demo
+    call_command("seed_demo", password="demo-password-123", stdout=io.StringIO())
+    manager, officer = demo_staff("MANAGER"), demo_staff("LOAN_OFFICER")
+    # then the demo manager's queue holds the officer's two applications, a small and a large one
+    waiting = [r for r in requests_awaiting(manager) if r.action_type == "loan_approval"]
+    amounts = sorted(r.amount for r in waiting)
+    assert len(waiting) == 2
+    assert amounts[0] <= Decimal("500000")
+    assert Decimal("500000") < amounts[1] <= Decimal("5000000")
+    assert {r.requested_by for r in waiting} == {officer}
+    large = next(r for r in waiting if r.amount == amounts[1])
+    assert [level["roles"] for level in large.levels] == [["MANAGER"], ["CREDIT_COMMITTEE"]]
+    assert all(Loan.objects.get(pk=r.object_id).status == Loan.Status.SUBMITTED for r in waiting)
+    # and the written-off loan was asked for by one manager and approved by the other
+    written_off = Loan.objects.get(status=Loan.Status.WRITTEN_OFF)
+    approval = Approval.objects.get(request__object_id=str(written_off.pk), request__action_type="write_off")
+    assert approval.request.requested_by == manager
+    assert approval.approver != manager
+    assert written_off.events.filter(action="written_off", actor=approval.approver).exists()
