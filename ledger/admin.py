@@ -20,6 +20,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from approvals.models import ApprovalRequest
+from approvals.selectors import approval_required, pending_request_for
 from cooperative.admin_scoping import BranchScopedAdminMixin, SafeAutocompleteSelect, ScopedHistoryAdmin
 from cooperative.audit import record_event
 from cooperative.exceptions import DomainError
@@ -27,7 +29,8 @@ from cooperative.models import AuditLog
 from cooperative.money import amount_in_words
 from cooperative.permissions import scope_queryset, sees_all_branches, user_branch_ids
 
-from . import services
+from . import approval_actions, services
+from .approval_actions import Pending
 from .forms import (
     CloseAccountForm,
     MoneyMovementForm,
@@ -36,7 +39,7 @@ from .forms import (
     StatementForm,
     TransferForm,
 )
-from .models import Account, Hold, JournalEntry, Side, Transaction
+from .models import Account, Hold, JournalEntry, PostingRequest, Side, Transaction
 from .services import DEPOSIT_ACCOUNT_TYPES
 from .statements import account_statement, export_detail, statement_http_response
 
@@ -48,6 +51,25 @@ MAX_PENDING = 20
 
 def _money(value: Decimal | None) -> str:
     return "" if value is None else f"{value:,.2f}"
+
+
+def _decide_link(approval_request) -> str:
+    return reverse("admin:approvals_approvalrequest_decide", args=[approval_request.pk])
+
+
+def _sent_for_approval(request, pending: Pending, what: str) -> None:
+    """The admin's answer when an action waits for approval: a message linking the request."""
+    approval = pending.approval_request
+    messages.info(
+        request,
+        format_html(
+            '{} sent for approval ({} needed, level {}): <a href="{}">approval request</a>.',
+            what,
+            " or ".join(approval.approver_roles) or "an approver",
+            approval.level_label,
+            _decide_link(approval),
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -401,6 +423,12 @@ class AccountAdmin(ScopedHistoryAdmin):
         if spec.name == "transfer":
             target = form.cleaned_data["to_account_number"]
         channel_label = dict(MoneyMovementForm.base_fields["channel"].choices).get(payload.get("channel"), "")
+        action_type = {"withdraw": approval_actions.WITHDRAWAL, "transfer": approval_actions.TRANSFER}.get(
+            spec.name
+        )
+        needs_approval = action_type is not None and approval_required(
+            action_type=action_type, amount=amount, branch_id=account.branch_id
+        )
         context = self._context(
             request,
             account,
@@ -413,6 +441,7 @@ class AccountAdmin(ScopedHistoryAdmin):
             target=target,
             channel=channel_label,
             description=payload["description"],
+            needs_approval=needs_approval,
         )
         return TemplateResponse(request, "admin/ledger/account/money_confirm.html", context)
 
@@ -427,6 +456,10 @@ class AccountAdmin(ScopedHistoryAdmin):
                 messages.warning(
                     request, f"Already posted as journal {done.reference}; nothing was posted again."
                 )
+                return HttpResponseRedirect(change_url)
+            waiting = PostingRequest.objects.filter(idempotency_key=idempotency_key).first()
+            if waiting is not None:
+                messages.warning(request, "Already sent for approval; nothing was sent again.")
                 return HttpResponseRedirect(change_url)
             messages.error(request, "This confirmation has expired or was already used. Please start again.")
             return HttpResponseRedirect(reverse(f"admin:ledger_account_{spec.name}", args=[account.pk]))
@@ -447,6 +480,13 @@ class AccountAdmin(ScopedHistoryAdmin):
                 return self._form_page(request, account, spec, form, status=400)
         pending.pop(token, None)
         request.session[PENDING_SESSION_KEY] = pending
+        if isinstance(entry, Pending):
+            _sent_for_approval(
+                request,
+                entry,
+                f"{spec.label} of {_money(amount)} {account.currency} ({account.account_number})",
+            )
+            return HttpResponseRedirect(change_url)
         messages.success(
             request,
             f"{spec.label} of {_money(amount)} {account.currency} posted "
@@ -454,7 +494,8 @@ class AccountAdmin(ScopedHistoryAdmin):
         )
         return HttpResponseRedirect(change_url)
 
-    def _call_service(self, request, account, payload, amount, idempotency_key) -> JournalEntry:
+    def _call_service(self, request, account, payload, amount, idempotency_key) -> JournalEntry | Pending:
+        """Deposits post at once; withdrawals and transfers above the policy band wait for approval."""
         common = {
             "amount": amount,
             "actor": request.user,
@@ -462,10 +503,10 @@ class AccountAdmin(ScopedHistoryAdmin):
             "idempotency_key": idempotency_key,
         }
         if payload["action"] == "transfer":
-            return services.transfer(
+            return approval_actions.transfer(
                 from_account_id=account.pk, to_account_id=uuid.UUID(payload["to_account_id"]), **common
             )
-        service = services.deposit if payload["action"] == "deposit" else services.withdraw
+        service = services.deposit if payload["action"] == "deposit" else approval_actions.withdraw
         return service(account_id=account.pk, channel=payload["channel"], **common)
 
     # --- statement download ---
@@ -563,13 +604,17 @@ class AccountAdmin(ScopedHistoryAdmin):
                     )
                     continue
                 try:
-                    services.close_account(
+                    # An account that still holds money is swept and closed once a manager approves.
+                    result = approval_actions.close_account(
                         account_id=account.pk,
                         reason=form.cleaned_data["reason"],
                         actor=request.user,
                         sweep_to_account_id=target.pk if target is not None else None,
                     )
-                    done += 1
+                    if isinstance(result, Pending):
+                        _sent_for_approval(request, result, f"Closure of {account.account_number}")
+                    else:
+                        done += 1
                 except DomainError as exc:
                     self.message_user(request, f"{account.account_number}: {exc.message}", messages.ERROR)
             if done:
@@ -688,9 +733,12 @@ def _reverse_entries(request, model_admin, entries, action: str):
         done = []
         for entry in entries:
             try:
-                mirror = services.reverse_entry(
+                mirror = approval_actions.reverse_entry(
                     entry_id=entry.pk, reason=form.cleaned_data["reason"], actor=request.user
                 )
+                if isinstance(mirror, Pending):
+                    _sent_for_approval(request, mirror, f"Reversal of {entry.reference}")
+                    continue
                 done.append(f"{entry.reference} → {mirror.reference}")
             except DomainError as exc:
                 model_admin.message_user(request, f"{entry.reference}: {exc.message}", messages.ERROR)
@@ -805,12 +853,19 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, BranchScopedAdminMixin, admin.ModelA
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         entry = self.get_object(request, object_id)
+        waiting = pending_request_for(subject=entry, action_type=approval_actions.REVERSAL) if entry else None
         can_reverse = (
-            self.has_reverse_permission(request)
+            entry is not None
+            and waiting is None
+            and self.has_reverse_permission(request)
             and entry.reverses_id is None
             and not JournalEntry.objects.filter(reverses=entry).exists()
         )
-        extra_context = {**(extra_context or {}), "can_reverse": can_reverse}
+        extra_context = {
+            **(extra_context or {}),
+            "can_reverse": can_reverse,
+            "reversal_waiting_url": _decide_link(waiting) if waiting else "",
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def reverse_view(self, request, object_id):
@@ -821,12 +876,15 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, BranchScopedAdminMixin, admin.ModelA
         form = ReasonForm(request.POST if request.method == "POST" else None)
         if form.is_bound and form.is_valid():
             try:
-                mirror = services.reverse_entry(
+                mirror = approval_actions.reverse_entry(
                     entry_id=entry.pk, reason=form.cleaned_data["reason"], actor=request.user
                 )
             except DomainError as exc:
                 form.add_error("reason" if exc.field == "reason" else None, exc.message)
             else:
+                if isinstance(mirror, Pending):
+                    _sent_for_approval(request, mirror, f"Reversal of {entry.reference}")
+                    return HttpResponseRedirect(change_url)
                 messages.success(request, f"Entry {entry.reference} reversed by journal {mirror.reference}.")
                 return HttpResponseRedirect(reverse("admin:ledger_journalentry_change", args=[mirror.pk]))
         context = {
@@ -956,3 +1014,57 @@ class HoldAdmin(ScopedHistoryAdmin):
             except DomainError as exc:
                 self.message_user(request, f"{hold}: {exc.message}", messages.ERROR)
         self.message_user(request, f"Released {released} hold(s).", messages.SUCCESS)
+
+
+@admin.register(PostingRequest)
+class PostingRequestAdmin(ScopedHistoryAdmin):
+    """Withdrawals and transfers waiting for (or decided by) approval: read-only, decided on the
+    approval request's page."""
+
+    list_display = (
+        "created_at",
+        "kind",
+        "account",
+        "to_account",
+        "amount",
+        "status",
+        "requested_by",
+        "branch",
+    )
+    list_filter = ("status", "kind", BranchFilter)
+    search_fields = ("=account__account_number", "=to_account__account_number")
+    search_help_text = "The full 10-digit number of the paying or receiving account."
+    list_select_related = ("account", "to_account", "requested_by", "branch")
+    show_full_result_count = False
+    fields = (
+        "kind",
+        "account",
+        "to_account",
+        "amount",
+        "channel",
+        "description",
+        "status",
+        "requested_by",
+        "created_at",
+        "completed_at",
+        "hold",
+        "entry",
+        "approval",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # asked for through the Withdraw / Transfer forms and the API
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Approval request")
+    def approval(self, obj: PostingRequest):
+        found = ApprovalRequest.objects.filter(object_id=str(obj.pk)).order_by("created_at").first()
+        if found is None:
+            return "—"
+        return format_html('<a href="{}">{}</a>', _decide_link(found), found.get_status_display())

@@ -11,6 +11,7 @@ class LedgerConfig(AppConfig):
 
         from . import demo as ledger_demo
         from .admin import today_at_branch
+        from .approval_actions import register_action_types
 
         demo.register(ledger_demo.seed, order=30)
         dashboard.register(
@@ -20,3 +21,6 @@ class LedgerConfig(AppConfig):
             order=20,
             permission="ledger.post_transaction",
         )
+        # Withdrawals and transfers above the policy bands, closures with a balance and reversals
+        # wait for approval (ledger/approval_actions.py).
+        register_action_types()

@@ -8,6 +8,8 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from approvals.models import ApprovalRequest
+from approvals.services import decide_approval
 from cooperative.models import AuditLog
 from ledger import services
 from ledger.models import Account, AccountType, Hold, JournalEntry, Transaction
@@ -431,7 +433,7 @@ def test_freeze_and_unfreeze_actions_ask_for_a_reason(login, manager, branch):
     assert account.status == Account.Status.ACTIVE
 
 
-def test_manager_closes_accounts_with_a_reason_and_sweeps_money_out(login, manager, branch):
+def test_manager_closes_accounts_with_a_reason_and_sweeps_money_out(login, manager, make_staff, branch):
     # given an empty account, one with money, and the member's other account to receive it
     member = make_member(branch)
     empty = make_account(branch, member=member, account_type=AccountType.CASH)
@@ -474,12 +476,24 @@ def test_manager_closes_accounts_with_a_reason_and_sweeps_money_out(login, manag
         follow=True,
     )
 
+    # then, as it still holds money, the closure waits for a second manager's approval
+    assert "Closure of " + funded.account_number + " sent for approval" in response.content.decode()
+    funded.refresh_from_db()
+    assert (funded.status, funded.balance) == (Account.Status.ACTIVE, D("1500.00"))
+    waiting = ApprovalRequest.objects.get(action_type="account_closure", object_id=str(funded.pk))
+
+    # when another manager approves it
+    decide_approval(
+        request_id=waiting.pk, actor=make_staff("MANAGER", branch, email="m2@test.ng"), decision="APPROVED"
+    )
+
     # then the money moved in one entry and the account is closed
-    assert "Closed 1 account(s)." in response.content.decode()
     funded.refresh_from_db()
     savings.refresh_from_db()
     assert (funded.status, funded.balance) == (Account.Status.CLOSED, D("0.00"))
     assert savings.balance == D("1600.00")
+    waiting.refresh_from_db()
+    assert waiting.transaction.kind == JournalEntry.Kind.SWEEP
 
 
 def test_close_action_form_errors_and_permission(login, manager, teller, branch):
@@ -612,7 +626,14 @@ def test_entry_page_keeps_another_branchs_balance_private(login, teller, admin_u
     assert "1,777.00" in page or "1777.00" in page
 
 
-def test_reverse_from_the_entry_page(login, accountant, branch):
+def _approve(action_type: str, subject, approver) -> ApprovalRequest:
+    waiting = ApprovalRequest.objects.get(
+        action_type=action_type, object_id=str(subject.pk), status="PENDING"
+    )
+    return decide_approval(request_id=waiting.pk, actor=approver, decision="APPROVED")
+
+
+def test_reverse_from_the_entry_page(login, accountant, manager, branch):
     account = make_account(branch, balance="2500.00")
     entry = Transaction.objects.get(account=account).entry
     client = login(accountant)
@@ -621,9 +642,22 @@ def test_reverse_from_the_entry_page(login, accountant, branch):
     missing_reason = client.post(url, {"reason": "  "})
     assert missing_reason.status_code == 200
     assert not JournalEntry.objects.filter(reverses=entry).exists()
-    client.post(url, {"reason": "Wrong member"})
+    # every reversal waits for a manager's approval: nothing is posted yet
+    sent = client.post(url, {"reason": "Wrong member"}, follow=True)
+    assert f"Reversal of {entry.reference} sent for approval" in sent.content.decode()
+    assert not JournalEntry.objects.filter(reverses=entry).exists()
+    # the entry page offers no second Reverse, only the waiting request
+    page = client.get(reverse("admin:ledger_journalentry_change", args=[entry.pk])).content.decode()
+    assert "ledger-reversal-waiting" in page
+    assert 'class="ledger-reverse"' not in page
+    # a second request while the first waits is refused as a form error
+    twice = client.post(url, {"reason": "Again"})
+    assert twice.status_code == 200
+    assert "waiting for approval" in twice.content.decode()
+    # once a manager approves, the mirror is posted with the requester's reason
+    _approve("reversal", entry, manager)
     mirror = JournalEntry.objects.get(reverses=entry)
-    assert mirror.reversal_reason == "Wrong member"
+    assert (mirror.reversal_reason, mirror.posted_by) == ("Wrong member", accountant)
     account.refresh_from_db()
     assert account.balance == D("0.00")
     # a second reversal is refused as a form error
@@ -632,7 +666,7 @@ def test_reverse_from_the_entry_page(login, accountant, branch):
     assert "already been reversed" in again.content.decode()
 
 
-def test_reverse_action_on_the_entry_list(login, accountant, branch):
+def test_reverse_action_on_the_entry_list(login, accountant, manager, branch):
     account = make_account(branch, balance="800.00")
     entry = Transaction.objects.get(account=account).entry
     client = login(accountant)
@@ -641,10 +675,14 @@ def test_reverse_action_on_the_entry_list(login, accountant, branch):
     assert confirm.status_code == 200
     assert entry.reference in confirm.content.decode()
     assert not JournalEntry.objects.filter(reverses=entry).exists()
-    client.post(
+    sent = client.post(
         changelist,
         {"action": "reverse_selected", "_selected_action": [entry.pk], "apply": "yes", "reason": "Duplicate"},
+        follow=True,
     )
+    assert f"Reversal of {entry.reference} sent for approval" in sent.content.decode()
+    assert not JournalEntry.objects.filter(reverses=entry).exists()
+    _approve("reversal", entry, manager)
     assert JournalEntry.objects.filter(reverses=entry, reversal_reason="Duplicate").exists()
 
 
@@ -658,9 +696,10 @@ def test_reverse_needs_the_permission(login, teller, branch):
         {"action": "reverse_selected", "_selected_action": [entry.pk], "apply": "yes", "reason": "x"},
     )
     assert not JournalEntry.objects.filter(reverses=entry).exists()
+    assert not ApprovalRequest.objects.filter(action_type="reversal").exists()
 
 
-def test_reverse_action_from_the_leg_list(login, accountant, branch):
+def test_reverse_action_from_the_leg_list(login, accountant, manager, branch):
     account = make_account(branch, balance="300.00")
     leg = Transaction.objects.get(account=account)
     login(accountant).post(
@@ -672,6 +711,9 @@ def test_reverse_action_from_the_leg_list(login, accountant, branch):
             "reason": "Test posting",
         },
     )
+    account.refresh_from_db()
+    assert account.balance == D("300.00")  # waiting for approval
+    _approve("reversal", leg.entry, manager)
     account.refresh_from_db()
     assert account.balance == D("0.00")
 
