@@ -21,6 +21,12 @@ What the decorator guarantees (see docs/idempotency.md for the contract partners
   the first transaction commits, then fails with IntegrityError and replays the stored response;
   if the first rolled back, the duplicate's INSERT succeeds and it runs as the first. So two
   requests with one key never both post (on PostgreSQL; SQLite serialises writers anyway).
+- `@idempotent(record_after=True)` (the ledger's deposit and withdrawal endpoints) writes the row
+  once, after the handler, with its response (`INSERT … ON CONFLICT DO NOTHING`). The handler
+  hands the key to `post_entry`, whose unique key makes a racing duplicate wait for the first
+  posting and then post nothing; when the record cannot be written because the key is taken,
+  everything the request did is rolled back and the stored response is replayed. The guarantees
+  are the same, at one write instead of an insert and an update.
 - What is stored: 2xx responses and the domain's refusals (`DomainError`, e.g. 409 insufficient
   funds, 409 account frozen, 400 currency mismatch), because those are the outcome of the request.
   Not stored (the row is rolled back with everything else, the key stays free for a corrected
@@ -35,9 +41,13 @@ import hashlib
 import json
 import re
 
-from django.db import IntegrityError, transaction
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import IntegrityError, connection, transaction
+from django.http import Http404
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework.exceptions import APIException
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -133,15 +143,70 @@ def _replay(record: IdempotencyRecord, *, scope: str, request_hash: str) -> Resp
     )
 
 
-def idempotent(handler=None, *, handler_savepoint: bool = True):
+def json_response(data, status: int) -> Response:
+    """A Response whose `data` is already plain JSON (str, int, None, lists, dicts): the
+    idempotency record stores it as is, without rendering and re-parsing it."""
+    response = Response(data, status=status)
+    response.json_ready = True
+    return response
+
+
+def _stored_body(response) -> object:
+    if getattr(response, "json_ready", False):
+        return response.data
+    return _body_of(response)
+
+
+def _insert_record(*, user, key, scope, request_hash, status, body) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING (PostgreSQL and SQLite): True when this request's record
+    was written; False when the (user, key) pair is taken. On PostgreSQL a racing insert of the
+    same pair waits for the other transaction, then writes (it rolled back) or not (it committed)."""
+    meta = IdempotencyRecord._meta
+    names = ("user", "key", "scope", "request_hash", "response_status", "response_body", "created_at")
+    fields = [meta.get_field(name) for name in names]
+    values = (user.pk, key, scope, request_hash, status, body, timezone.now())
+    params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True)]
+    quote = connection.ops.quote_name
+    # Table and column names from the model; every value is a parameter.
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None
+
+
+class _KeyTaken(Exception):
+    """Internal: another request holds this (user, key); roll back and replay it."""
+
+
+def _earlier(user, key) -> IdempotencyRecord | None:
+    return IdempotencyRecord.objects.filter(user=user, key=key).first()
+
+
+def idempotent(handler=None, *, handler_savepoint: bool = True, record_after: bool = False):
     """Make an APIView `post` (or any unsafe method handler) idempotent per (user, Idempotency-Key).
 
     `handler_savepoint=False` skips the savepoint around the handler, two round trips on a hot path.
     Only for handlers whose every write happens inside an atomic service (e.g. the ledger's), so a
-    refusal raised there has already been rolled back by the service's own savepoint.
+    refusal raised there has written nothing.
+
+    `record_after=True` (the posting hot path) writes the record once, after the handler, instead
+    of inserting it first and updating it with the response. For handlers whose every effect is a
+    write in this transaction and which pass the key down to a service that refuses to post it twice
+    (`post_entry(idempotency_key=...)`). A repeated key is then found when the record is written
+    (`_insert_record`: a racer waits there, or on the ledger's own unique key, for the first
+    transaction to finish); everything the repeat did is rolled back and the stored response is
+    replayed. Same guarantees as above: one posting per key, the first outcome (refusals too)
+    replayed, another body or endpoint a 409, and a request that answers 4xx without storing
+    (malformed input, unknown id) leaves the key free — unless the key is already taken, which
+    is a replay or a 409 as before.
     """
     if handler is None:
-        return functools.partial(idempotent, handler_savepoint=handler_savepoint)
+        return functools.partial(idempotent, handler_savepoint=handler_savepoint, record_after=record_after)
+    if record_after:
+        return _idempotent_record_after(handler)
 
     @functools.wraps(handler)
     def wrapper(view, request, *args, **kwargs):
@@ -173,7 +238,7 @@ def idempotent(handler=None, *, handler_savepoint: bool = True):
                 if not stored:
                     raise _Discard(response)
                 record.response_status = response.status_code
-                record.response_body = _body_of(response)
+                record.response_body = _stored_body(response)
                 record.save(update_fields=["response_status", "response_body"])
                 return response
         except _Discard as discard:
@@ -182,9 +247,55 @@ def idempotent(handler=None, *, handler_savepoint: bool = True):
             if inserted:
                 raise
         # The key was used before (or by a request that committed while we waited): replay it.
-        earlier = IdempotencyRecord.objects.filter(user=user, key=key).first()
+        earlier = _earlier(user, key)
         if earlier is None:
             raise Conflict("A request with this key is being processed; retry shortly.")
+        return _replay(earlier, scope=scope, request_hash=request_hash)
+
+    wrapper.idempotent = True
+    return wrapper
+
+
+def _idempotent_record_after(handler):
+    @functools.wraps(handler)
+    def wrapper(view, request, *args, **kwargs):
+        key = request_key(request)
+        user = request.user
+        scope = f"{request.method} {request.path}"[:255]
+        request_hash = fingerprint(request.data)
+        try:
+            with transaction.atomic():
+                try:
+                    response = handler(view, request, *args, **kwargs)
+                except DomainError as exc:  # a refusal: raised before the service wrote anything
+                    response = view.handle_exception(exc)
+                    stored = True
+                else:
+                    stored = 200 <= response.status_code < 300
+                if not stored:
+                    raise _Discard(response)
+                if not _insert_record(
+                    user=user,
+                    key=key,
+                    scope=scope,
+                    request_hash=request_hash,
+                    status=response.status_code,
+                    body=_stored_body(response),
+                ):
+                    raise _KeyTaken
+                return response
+        except _Discard as discard:
+            earlier = _earlier(user, key)
+            if earlier is None:
+                return discard.response
+        except _KeyTaken:
+            earlier = _earlier(user, key)
+            if earlier is None:  # cannot happen: records are never deleted while a key is live
+                raise Conflict("A request with this key is being processed; retry shortly.") from None
+        except (Http404, DjangoPermissionDenied, APIException):
+            earlier = _earlier(user, key)
+            if earlier is None:
+                raise
         return _replay(earlier, scope=scope, request_hash=request_hash)
 
     wrapper.idempotent = True
@@ -198,6 +309,7 @@ __all__ = [
     "IdempotencyKeyReused",
     "fingerprint",
     "idempotent",
+    "json_response",
     "request_key",
     "service_idempotency_key",
 ]

@@ -37,3 +37,10 @@ class NotPermitted(NotAllowed):
 
 class AccountNotFound(NotFoundError):
     title = "Account not found"
+
+
+class AccountNotVisible(LookupError):
+    """An account the caller may not see (another branch) or that is not a member account.
+
+    Not a DomainError on purpose: the API answers it as a 404 exactly like an unknown id, and an
+    idempotent request does not store it as its outcome (see cooperative/idempotency.py)."""

@@ -15,18 +15,21 @@ from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from cooperative.exceptions import Conflict, ValidationFailed
+from cooperative.authz import user_authz
+from cooperative.exceptions import Conflict, DomainError, ValidationFailed
 from cooperative.money import MAX_AMOUNT, money
-from cooperative.permissions import check_branch_allowed
+from cooperative.permissions import can_see_row, check_branch_allowed
 
+from . import posting_sql
 from .exceptions import (
     AccountNotActive,
     AccountNotEmpty,
     AccountNotFound,
+    AccountNotVisible,
     AlreadyReversed,
     CurrencyMismatch,
     DailyLimitExceeded,
@@ -34,7 +37,7 @@ from .exceptions import (
     NotPermitted,
     UnbalancedEntry,
 )
-from .lock_objects import accounts_for_update, hold_for_update
+from .lock_objects import BranchGL, accounts_for_update, hold_for_update, lock_accounts
 from .models import (
     DEBIT_NORMAL_TYPES,
     MEMBER_ACCOUNT_TYPES,
@@ -83,7 +86,8 @@ class _DuplicateIdempotencyKey(Exception):
 
 @dataclass(frozen=True)
 class Line:
-    """One leg to post: which account, which side, how much."""
+    """One leg to post: which account (an id, or a `BranchGL` found under the lock), which side,
+    how much."""
 
     account_id: object
     side: str
@@ -91,13 +95,15 @@ class Line:
     description: str = ""
 
     def __post_init__(self):
-        object.__setattr__(self, "account_id", as_uuid(self.account_id))
+        if not isinstance(self.account_id, BranchGL):
+            object.__setattr__(self, "account_id", as_uuid(self.account_id))
 
 
 def _require(actor, perm: str, branch_id=None) -> None:
     """Permission and branch checks. `actor=None` means the system itself (jobs, migrations)."""
     if actor is None:
         return
+    user_authz(actor)  # roles and branches from the shared cache
     if not actor.is_active or not actor.has_perm(perm):
         raise NotPermitted(f"You do not have permission to do this ({perm}).")
     if branch_id is not None and not check_branch_allowed(actor, branch_id):
@@ -117,6 +123,22 @@ def _withdrawn_today(account: Account, on: date) -> Decimal:
         account=account, type=Side.DEBIT, value_date=on, entry__kind__in=LIMITED_KINDS
     ).aggregate(total=Sum("amount"))["total"]
     return total or Decimal("0.00")
+
+
+def _check_lines(lines: Sequence[Line]) -> None:
+    if len(lines) < 2:
+        raise UnbalancedEntry("A journal entry needs at least two legs.")
+    for line in lines:
+        if line.side not in (Side.DEBIT, Side.CREDIT):
+            raise UnbalancedEntry(f"Unknown side {line.side!r}.")
+        if not isinstance(line.amount, Decimal) or line.amount != money(line.amount):
+            raise ValidationFailed("Amounts are Decimals with at most two decimals.", field="amount")
+        if line.amount <= 0 or line.amount >= MAX_AMOUNT:
+            raise ValidationFailed("Each leg's amount must be positive and below 10^15.", field="amount")
+    debits = sum((ln.amount for ln in lines if ln.side == Side.DEBIT), Decimal("0.00"))
+    credits = sum((ln.amount for ln in lines if ln.side == Side.CREDIT), Decimal("0.00"))
+    if debits != credits:
+        raise UnbalancedEntry(f"Debits {debits} do not equal credits {credits}.")
 
 
 def post_entry(
@@ -141,28 +163,99 @@ def post_entry(
     Idempotent on `idempotency_key`: a second call with the same key returns the first entry.
     `guard(locked_accounts_by_id)` runs on the locked rows before anything is written: callers check
     account types, permissions and branches there, so a posting costs one locking read.
+
+    Every refusal (`DomainError`) is raised before anything is written, so a caller's transaction
+    stays usable after one (the API stores the refusal as the idempotent response in it).
+    PostgreSQL: one locking read, then one statement writes the entry, its legs and the balances
+    (`ledger.posting_sql`), no savepoint. Elsewhere: the ORM, inside a savepoint when nested.
     """
-    # A savepoint when nested: a refused posting must not poison the caller's transaction (the API
-    # stores the refusal as the idempotent response in that same transaction).
+    _check_lines(lines)
+    arguments = {
+        "kind": kind,
+        "lines": lines,
+        "narration": narration,
+        "actor": actor,
+        "branch_id": branch_id,
+        "value_date": value_date,
+        "idempotency_key": idempotency_key,
+        "reverses": reverses,
+        "reversal_reason": reversal_reason,
+        "metadata": metadata,
+        "guard": guard,
+    }
+    if connection.vendor == "postgresql" and SQL_WRITER_ENABLED:
+        refusal = None
+        # No savepoint: nothing is written before the last check, and the one write statement
+        # either writes everything or nothing.
+        with transaction.atomic(savepoint=False):
+            try:
+                return _post_entry_locked(**arguments, writer=_write_with_sql)
+            except DomainError as exc:
+                refusal = exc
+        raise refusal
+    # A savepoint when nested: a failed INSERT must not poison the caller's transaction.
     try:
         with transaction.atomic():
-            return _post_entry_locked(
-                kind=kind,
-                lines=lines,
-                narration=narration,
-                actor=actor,
-                branch_id=branch_id,
-                value_date=value_date,
-                idempotency_key=idempotency_key,
-                reverses=reverses,
-                reversal_reason=reversal_reason,
-                metadata=metadata,
-                guard=guard,
-            )
+            return _post_entry_locked(**arguments, writer=_write_with_orm)
     except _DuplicateIdempotencyKey:
         # Posted before (or by a racer that committed while we waited on the unique key): the
         # savepoint above undid our attempt; hand back the first entry.
         return JournalEntry.objects.get(idempotency_key=idempotency_key)
+
+
+# The one-statement writer is used on PostgreSQL; tests switch it off to run the portable ORM
+# writer on PostgreSQL too and compare the two.
+SQL_WRITER_ENABLED = True
+
+
+def _resolve(refs: list[BranchGL], locked: dict) -> dict:
+    """Each `BranchGL` -> the locked GL account's pk (None when it is not among the locked rows)."""
+    resolved = {}
+    for ref in refs:
+        of = locked.get(ref.of)
+        resolved[ref] = next(
+            (
+                a.pk
+                for a in locked.values()
+                if of is not None
+                and a.gl_code == ref.gl_code
+                and a.member_id is None
+                and a.branch_id == of.branch_id
+            ),
+            None,
+        )
+    return resolved
+
+
+def _lock_lines(lines: Sequence[Line]) -> tuple[list[Line], dict]:
+    """Lock every account of `lines` in pk order; resolve `BranchGL` references on the locked rows."""
+    ids = {ln.account_id for ln in lines if not isinstance(ln.account_id, BranchGL)}
+    refs = list(dict.fromkeys(ln.account_id for ln in lines if isinstance(ln.account_id, BranchGL)))
+    locked = {a.pk: a for a in lock_accounts(ids, refs)}
+    resolved = _resolve(refs, locked)
+    if None in resolved.values():
+        # A branch's GL account does not exist yet (its first posting). On PostgreSQL nothing is
+        # locked then (`lock_accounts` is all or nothing), so create it and lock everything again.
+        for ref, pk in resolved.items():
+            if pk is None:
+                branch_id = Account.objects.filter(pk=ref.of).values_list("branch_id", flat=True).first()
+                if branch_id is None:
+                    raise AccountNotFound("No such account.")
+                ensure_gl_account(branch_id=branch_id, gl_code=ref.gl_code)
+        locked = {a.pk: a for a in lock_accounts(ids, refs)}
+        resolved = _resolve(refs, locked)
+        if None in resolved.values():
+            raise AccountNotFound("No such account.")
+    if refs:
+        lines = [
+            Line(resolved[ln.account_id], ln.side, ln.amount, ln.description)
+            if isinstance(ln.account_id, BranchGL)
+            else ln
+            for ln in lines
+        ]
+    if len(locked) != len({ln.account_id for ln in lines}):
+        raise AccountNotFound("One of the accounts does not exist.")
+    return lines, locked
 
 
 def _post_entry_locked(
@@ -178,25 +271,10 @@ def _post_entry_locked(
     reversal_reason,
     metadata,
     guard,
+    writer,
 ) -> JournalEntry:
-    if len(lines) < 2:
-        raise UnbalancedEntry("A journal entry needs at least two legs.")
-    for line in lines:
-        if line.side not in (Side.DEBIT, Side.CREDIT):
-            raise UnbalancedEntry(f"Unknown side {line.side!r}.")
-        if not isinstance(line.amount, Decimal) or line.amount != money(line.amount):
-            raise ValidationFailed("Amounts are Decimals with at most two decimals.", field="amount")
-        if line.amount <= 0 or line.amount >= MAX_AMOUNT:
-            raise ValidationFailed("Each leg's amount must be positive and below 10^15.", field="amount")
-    debits = sum((ln.amount for ln in lines if ln.side == Side.DEBIT), Decimal("0.00"))
-    credits = sum((ln.amount for ln in lines if ln.side == Side.CREDIT), Decimal("0.00"))
-    if debits != credits:
-        raise UnbalancedEntry(f"Debits {debits} do not equal credits {credits}.")
-
     # Same lock order everywhere (primary key), so two opposite transfers cannot deadlock.
-    locked = {a.pk: a for a in accounts_for_update({ln.account_id for ln in lines})}
-    if len(locked) != len({ln.account_id for ln in lines}):
-        raise AccountNotFound("One of the accounts does not exist.")
+    lines, locked = _lock_lines(lines)
     if guard is not None:
         guard(locked)
     currencies = {a.currency for a in locked.values()}
@@ -240,32 +318,20 @@ def _post_entry_locked(
                     field="amount",
                 )
 
-    first_account = locked[lines[0].account_id]
-    try:
-        entry = JournalEntry.objects.create(
-            reference=_new_reference(),
-            kind=kind,
-            narration=narration[:255],
-            value_date=value_date,
-            posted_by=actor if actor is not None and actor.pk else None,
-            branch_id=branch_id or first_account.branch_id,
-            idempotency_key=idempotency_key or None,
-            reverses=reverses,
-            reversal_reason=reversal_reason,
-            metadata=metadata or {},
-        )
-    except IntegrityError as exc:
-        # The same idempotency key posted before, or a second reversal of one entry.
-        # (No query here: on PostgreSQL the failed INSERT aborted this savepoint.)
-        if idempotency_key and "idempotency_key" in str(exc):
-            raise _DuplicateIdempotencyKey from exc
-        if reverses is not None:
-            raise AlreadyReversed(f"Entry {reverses.reference} has already been reversed.") from exc
-        raise Conflict("This posting clashes with an existing entry.") from exc
-
     now = timezone.now()
-    creator = entry.posted_by
-    # Legs are append-only and carry no simple-history, so a bulk insert loses nothing.
+    entry = JournalEntry(
+        reference=_new_reference(),
+        kind=kind,
+        narration=narration[:255],
+        value_date=value_date,
+        posted_at=now,
+        posted_by=actor if actor is not None and actor.pk else None,
+        branch_id=branch_id or locked[lines[0].account_id].branch_id,
+        idempotency_key=idempotency_key or None,
+        reverses=reverses,
+        reversal_reason=reversal_reason,
+        metadata=metadata or {},
+    )
     legs = [
         Transaction(
             entry=entry,
@@ -278,23 +344,97 @@ def _post_entry_locked(
             reference=entry.reference,
             value_date=value_date,
             created_at=now,
-            created_by=creator,
+            created_by=entry.posted_by,
         )
         for line, balance_after in zip(lines, legs_balance_after, strict=True)
     ]
-    Transaction.objects.bulk_create(legs)
+    for account in locked.values():
+        account.updated_at = now
+    existing = writer(entry=entry, legs=legs, locked=locked, now=now)
+    if existing is not None:
+        return existing
     # Hand the legs back as if prefetched (debits first), so callers that show the entry do not
     # read back what was just written. Each leg's account is the locked row with its new balance.
+    entry._state.adding = False
+    for leg in legs:
+        leg._state.adding = False
     prefetched = entry.legs.all()
     prefetched._result_cache = sorted(legs, key=lambda leg: (leg.type != Side.DEBIT, str(leg.pk)))
     prefetched._prefetch_done = True
     entry._prefetched_objects_cache = {"legs": prefetched}
-    for account in locked.values():
-        account.updated_at = now
+    return entry
+
+
+def _clash(entry: JournalEntry) -> DomainError:
+    if entry.reverses_id is not None:
+        return AlreadyReversed(f"Entry {entry.reverses.reference} has already been reversed.")
+    return Conflict("This posting clashes with an existing entry.")
+
+
+def _write_with_orm(*, entry, legs, locked, now) -> JournalEntry | None:
+    try:
+        entry.save(force_insert=True)
+    except IntegrityError as exc:
+        # The same idempotency key posted before, or a second reversal of one entry.
+        # (No query here: on PostgreSQL the failed INSERT aborted this savepoint.)
+        if entry.idempotency_key and "idempotency_key" in str(exc):
+            raise _DuplicateIdempotencyKey from exc
+        raise _clash(entry) from exc
+    # Legs are append-only and carry no simple-history, so a bulk insert loses nothing.
+    Transaction.objects.bulk_create(legs)
     # One UPDATE for every touched balance. bulk_update writes no history, which is intended here:
     # the legs are the balance's history and `balance` is excluded from Account's history.
     Account.objects.bulk_update(locked.values(), ["balance", "updated_at"])
-    return entry
+    return None
+
+
+def _write_with_sql(*, entry, legs, locked, now) -> JournalEntry | None:
+    written = posting_sql.write_entry(
+        entry={
+            "id": entry.pk,
+            "reference": entry.reference,
+            "kind": entry.kind,
+            "narration": entry.narration,
+            "value_date": entry.value_date,
+            "posted_at": entry.posted_at,
+            "posted_by_id": entry.posted_by_id,
+            "branch_id": entry.branch_id,
+            "idempotency_key": entry.idempotency_key,
+            "reverses_id": entry.reverses_id,
+            "reversal_reason": entry.reversal_reason,
+            "metadata": entry.metadata,
+        },
+        legs=[
+            {
+                "id": leg.pk,
+                "account_id": leg.account_id,
+                "branch_id": leg.branch_id,
+                "type": leg.type,
+                "amount": leg.amount,
+                "balance_after": leg.balance_after,
+                "description": leg.description,
+            }
+            for leg in legs
+        ],
+        balances={pk: account.balance for pk, account in locked.items()},
+        leg_defaults={
+            "reference": entry.reference,
+            "status": Transaction.Status.POSTED,
+            "value_date": entry.value_date,
+            "created_at": now,
+            "created_by_id": entry.posted_by_id,
+            "reconciliation_status": Transaction.Reconciliation.UNRECONCILED,
+        },
+        now=now,
+    )
+    if written:
+        return None
+    if entry.idempotency_key:
+        # Posted before (or by a racer that committed while we waited on the unique key).
+        existing = JournalEntry.objects.filter(idempotency_key=entry.idempotency_key).first()
+        if existing is not None:
+            return existing
+    raise _clash(entry)
 
 
 # --- Accounts -------------------------------------------------------------------------------------
@@ -373,36 +513,21 @@ def open_account(
         ) from exc
 
 
-# GL accounts are never deleted or re-pointed, so their ids can be remembered per process.
-_gl_ids: dict[tuple, object] = {}
-
-
-def gl_account_id(*, branch_id, gl_code: str):
-    key = (branch_id, gl_code)
-    if key not in _gl_ids:
-        _gl_ids[key] = ensure_gl_account(branch_id=branch_id, gl_code=gl_code).pk
-    return _gl_ids[key]
-
-
-def _post_with_gl(post: Callable[[Callable], JournalEntry]) -> JournalEntry:
-    """Run `post(gl_id_lookup)`; if a remembered GL id has vanished (a rolled-back test database),
-    forget the cache and try once more."""
-    try:
-        return post(gl_account_id)
-    except AccountNotFound:
-        if not _gl_ids:
-            raise
-        _gl_ids.clear()
-        return post(gl_account_id)
-
-
 def _member_account_guard(
-    *member_account_ids, actor, perm: str, expected_branch_id=None
+    *member_account_ids, actor, perm: str, expected_branch_id=None, visible_to=None
 ) -> Callable[[dict], None]:
-    """Checks run on the locked rows: member deposit accounts, permission, branch."""
+    """Checks run on the locked rows: visibility, member deposit accounts, permission, branch.
+
+    `visible_to` (a user): the first account must be a member account that user can see (their
+    branches, `view_all_branches`, or a guardian grant), else `AccountNotVisible`, which the API
+    answers exactly like an unknown id."""
     member_account_ids = tuple(as_uuid(account_id) for account_id in member_account_ids)
 
     def guard(locked: dict) -> None:
+        if visible_to is not None:
+            first = locked[member_account_ids[0]]
+            if first.member_id is None or not can_see_row(visible_to, Account, first.pk, first.branch_id):
+                raise AccountNotVisible(member_account_ids[0])
         if expected_branch_id is not None and locked[member_account_ids[0]].branch_id != expected_branch_id:
             raise ValidationFailed("The account does not belong to the given branch.")
         for account_id in member_account_ids:
@@ -415,13 +540,6 @@ def _member_account_guard(
         _require(actor, perm, authorising.branch_id)
 
     return guard
-
-
-def _branch_of(account_id):
-    branch_id = Account.objects.filter(pk=account_id).values_list("branch_id", flat=True).first()
-    if branch_id is None:
-        raise AccountNotFound("No such account.")
-    return branch_id
 
 
 def _member_deposit_account(account_id) -> Account:
@@ -454,32 +572,35 @@ def _counter_movement(
     idempotency_key,
     value_date,
     branch_id,
+    visible_to,
     default_narration: str,
 ) -> JournalEntry:
-    """Money between a member's account and the branch's teller cash (or bank) GL account."""
-    gl_code = _counter_gl_code(channel)
-    branch_id = branch_id or _branch_of(account_id)
+    """Money between a member's account and its branch's teller cash (or bank) GL account.
+
+    Both rows are locked by one read (the GL account found through the member account's branch,
+    `BranchGL`); every check runs on the locked rows."""
+    account_id = as_uuid(account_id)
+    counter = BranchGL(_counter_gl_code(channel), of=account_id)
     counter_side = Side.CREDIT if member_side == Side.DEBIT else Side.DEBIT
-
-    def post(gl) -> JournalEntry:
-        counter_id = gl(branch_id=branch_id, gl_code=gl_code)
-        member_line = Line(account_id, member_side, amount, description)
-        counter_line = Line(counter_id, counter_side, amount, description)
-        return post_entry(
-            kind=kind,
-            # Debit leg first, so statements and the API list legs in the usual order.
-            lines=[member_line, counter_line] if member_side == Side.DEBIT else [counter_line, member_line],
-            narration=description or default_narration,
+    member_line = Line(account_id, member_side, amount, description)
+    counter_line = Line(counter, counter_side, amount, description)
+    return post_entry(
+        kind=kind,
+        # Debit leg first, so statements and the API list legs in the usual order.
+        lines=[member_line, counter_line] if member_side == Side.DEBIT else [counter_line, member_line],
+        narration=description or default_narration,
+        actor=actor,
+        branch_id=branch_id,
+        idempotency_key=idempotency_key,
+        value_date=value_date,
+        guard=_member_account_guard(
+            account_id,
             actor=actor,
-            branch_id=branch_id,
-            idempotency_key=idempotency_key,
-            value_date=value_date,
-            guard=_member_account_guard(
-                account_id, actor=actor, perm="ledger.post_transaction", expected_branch_id=branch_id
-            ),
-        )
-
-    return _post_with_gl(post)
+            perm="ledger.post_transaction",
+            expected_branch_id=branch_id,
+            visible_to=visible_to,
+        ),
+    )
 
 
 def deposit(
@@ -492,11 +613,12 @@ def deposit(
     idempotency_key: str | None = None,
     value_date: date | None = None,
     branch_id=None,
+    visible_to=None,
 ) -> JournalEntry:
     """Member pays in: debit teller cash (or bank), credit the member's account.
 
-    `branch_id` (the account's branch) saves a lookup when the caller already has it.
-    """
+    `branch_id`, when given, must be the account's branch (checked on the locked row).
+    `visible_to`: see `_member_account_guard` (the API passes the caller)."""
     return _counter_movement(
         kind=JournalEntry.Kind.DEPOSIT,
         member_side=Side.CREDIT,
@@ -508,6 +630,7 @@ def deposit(
         idempotency_key=idempotency_key,
         value_date=value_date,
         branch_id=branch_id,
+        visible_to=visible_to,
         default_narration="Deposit",
     )
 
@@ -522,8 +645,12 @@ def withdraw(
     idempotency_key: str | None = None,
     value_date: date | None = None,
     branch_id=None,
+    visible_to=None,
 ) -> JournalEntry:
-    """Member takes out: debit the member's account, credit teller cash (or bank)."""
+    """Member takes out: debit the member's account, credit teller cash (or bank).
+
+    The one entry point for a withdrawal (API and admin): a rule that applies to every
+    withdrawal belongs here, before `post_entry` takes its locks."""
     return _counter_movement(
         kind=JournalEntry.Kind.WITHDRAWAL,
         member_side=Side.DEBIT,
@@ -535,6 +662,7 @@ def withdraw(
         idempotency_key=idempotency_key,
         value_date=value_date,
         branch_id=branch_id,
+        visible_to=visible_to,
         default_narration="Withdrawal",
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -291,6 +292,83 @@ class AccountPostingInputSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(
         choices=CHANNELS, required=False, default="cash", help_text="Where the money comes from or goes."
     )
+
+
+_CHANNEL_VALUES = frozenset(value for value, _ in CHANNELS)
+
+
+def plain_posting_input(data) -> dict | None:
+    """`AccountPostingInputSerializer(data=data).validated_data` for a well-formed body, without
+    DRF's field machinery (the posting hot path). None for anything unusual (missing or odd
+    amount, non-string description, unknown channel …): the serializer then names the problem.
+    tests/ledger/test_posting_fast_path.py checks both agree."""
+    if not isinstance(data, dict):
+        return None
+    amount = data.get("amount")
+    if isinstance(amount, bool) or not isinstance(amount, (str, int, Decimal)):
+        return None
+    try:
+        amount = parse_amount(amount)
+    except (ValueError, ArithmeticError):
+        return None
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        return None
+    description = description.strip()
+    if len(description) > 255 or "\x00" in description:
+        return None
+    if not description.isprintable() and any("\ud800" <= char <= "\udfff" for char in description):
+        return None  # DRF refuses surrogate characters
+    channel = data.get("channel", "cash")
+    if not isinstance(channel, str) or channel not in _CHANNEL_VALUES:
+        return None
+    return {"amount": amount, "description": description, "channel": channel}
+
+
+def _amount_text(value) -> str | None:
+    return None if value is None else f"{value.quantize(Decimal('0.01')):f}"
+
+
+def posting_data(entry: JournalEntry, account: Account) -> dict:
+    """`AccountPostingSerializer(entry).data` (entry.account = account) as plain JSON values,
+    built without DRF's per-field machinery: the posting views answer while the accounts are
+    still locked. tests/ledger/test_posting_fast_path.py checks it matches the serializer."""
+    posted_at = timezone.localtime(entry.posted_at).isoformat()
+    if posted_at.endswith("+00:00"):
+        posted_at = posted_at[:-6] + "Z"
+    return {
+        "id": str(entry.pk),
+        "reference": entry.reference,
+        "kind": str(entry.kind),
+        "narration": entry.narration,
+        "value_date": entry.value_date.isoformat(),
+        "posted_at": posted_at,
+        "posted_by": None if entry.posted_by_id is None else str(entry.posted_by_id),
+        "branch": str(entry.branch_id),
+        "reverses": None if entry.reverses_id is None else str(entry.reverses_id),
+        "reversal_reason": entry.reversal_reason,
+        "legs": [
+            {
+                "id": str(leg.pk),
+                "account": str(leg.account_id),
+                "account_number": leg.account.account_number,
+                "type": str(leg.type),
+                "amount": _amount_text(leg.amount),
+                "balance_after": _amount_text(leg.balance_after),
+                "description": leg.description,
+            }
+            for leg in entry.legs.all()
+        ],
+        "account": {
+            "id": str(account.pk),
+            "account_number": account.account_number,
+            "currency": account.currency,
+            "status": str(account.status),
+            "balance": _amount_text(account.balance),
+            "held_amount": _amount_text(account.held_amount),
+            "available_balance": _amount_text(account.available_balance),
+        },
+    }
 
 
 class TransferInputSerializer(serializers.Serializer):
