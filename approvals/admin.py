@@ -215,7 +215,6 @@ class ApprovalRequestAdmin(ScopedHistoryAdmin):
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": f"{approval_request.action_label}: {approval_request.title}",
-            "subtitle": "Decide",
             "original": approval_request,
             "req": approval_request,
             "amount": naira(approval_request.amount),

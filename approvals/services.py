@@ -137,8 +137,10 @@ def _audit(request: ApprovalRequest, *, actor, event_detail: dict) -> None:
 
 
 def _describe(request: ApprovalRequest) -> str:
-    parts = [request.title, naira(request.amount)]
-    if request.member_display:
+    parts = [request.title]
+    if naira(request.amount) not in request.title:
+        parts.append(naira(request.amount))
+    if request.member_display and request.member_display not in request.title:
         parts.append(request.member_display)
     if request.branch_id:
         parts.append(str(request.branch))
