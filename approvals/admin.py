@@ -21,7 +21,14 @@ from cooperative.models import AuditLog
 
 from . import registry, selectors, services
 from .formatting import naira
-from .forms import ApprovalLevelForm, ApprovalLevelFormSet, ApprovalPolicyForm, BandListForm, BandListFormSet
+from .forms import (
+    ROLES_HELP,
+    ApprovalLevelForm,
+    ApprovalLevelFormSet,
+    ApprovalPolicyForm,
+    BandListForm,
+    BandListFormSet,
+)
 from .models import ApprovalLevel, ApprovalPolicy, ApprovalRequest
 from .notices import mark_notices_read
 
@@ -59,7 +66,7 @@ class ApprovalRequestAdmin(ScopedHistoryAdmin):
         "type_label",
         "member_display",
         "amount_naira",
-        "branch",
+        "branch_code",
         "requested_by",
         "status",
         "level",
@@ -92,6 +99,10 @@ class ApprovalRequestAdmin(ScopedHistoryAdmin):
     @admin.display(description="amount", ordering="amount")
     def amount_naira(self, obj):
         return naira(obj.amount)
+
+    @admin.display(description="branch", ordering="branch__code")
+    def branch_code(self, obj):
+        return obj.branch.code if obj.branch_id else "—"
 
     @admin.display(description="level")
     def level(self, obj):
@@ -265,7 +276,7 @@ class ApprovalPolicyAdmin(SimpleHistoryAdmin):
     inlines = (ApprovalLevelInline,)
     list_display = (
         "action_label_display",
-        "branch",
+        "branch_display",
         "product_display",
         "min_amount",
         "max_amount",
@@ -274,7 +285,7 @@ class ApprovalPolicyAdmin(SimpleHistoryAdmin):
     )
     list_display_links = ("action_label_display",)
     list_editable = ("min_amount", "max_amount", "active")
-    list_filter = ("action_type", "active", "branch")
+    list_filter = (ActionTypeFilter, "active", "branch")
     list_select_related = ("branch",)
     ordering = ("action_type", "branch__code", "product_ref", "min_amount")
     fieldsets = (
@@ -290,7 +301,10 @@ class ApprovalPolicyAdmin(SimpleHistoryAdmin):
         ),
         (
             "Deadlines",
-            {"fields": ("remind_after_hours", "timeout_after_hours", "on_timeout", "escalation_roles")},
+            {
+                "fields": ("remind_after_hours", "timeout_after_hours", "on_timeout", "escalation_roles"),
+                "description": "Roles: " + ROLES_HELP,
+            },
         ),
     )
 
@@ -307,6 +321,10 @@ class ApprovalPolicyAdmin(SimpleHistoryAdmin):
     @admin.display(description="action type", ordering="action_type")
     def action_label_display(self, obj):
         return obj.action_label
+
+    @admin.display(description="branch", ordering="branch__code")
+    def branch_display(self, obj):
+        return obj.branch.code if obj.branch_id else "all branches"
 
     @admin.display(description="product", ordering="product_ref")
     def product_display(self, obj):

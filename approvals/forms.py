@@ -12,7 +12,8 @@ from . import registry
 from .models import ApprovalLevel, ApprovalPolicy
 from .policies import Band, scope_problems
 
-ROLE_CHOICES = [(role, f"{role} – {ROLE_DESCRIPTIONS.get(role, '')}") for role in ROLES]
+ROLE_CHOICES = [(role, role) for role in ROLES]
+ROLES_HELP = "; ".join(f"{role}: {ROLE_DESCRIPTIONS.get(role, '')}" for role in ROLES)
 
 
 def product_choices() -> list:
@@ -188,6 +189,12 @@ class BandListForm(forms.ModelForm):
     class Meta:
         model = ApprovalPolicy
         fields = ("min_amount", "max_amount", "active")
+        widgets = {
+            "min_amount": forms.NumberInput(attrs={"size": 12, "style": "width:9em"}),
+            "max_amount": forms.NumberInput(
+                attrs={"size": 12, "style": "width:9em", "placeholder": "no limit"}
+            ),
+        }
 
 
 class BandListFormSet(BaseModelFormSet):
