@@ -171,3 +171,20 @@ def test_the_task_runs_the_service_and_is_scheduled_hourly(ask):
     assert task.enabled
     assert task.crontab.hour == "*"
     assert task.crontab.minute == "5"
+
+
+def test_the_header_badge_is_one_count_query_once_the_users_roles_are_known(
+    ask, manager, django_assert_num_queries
+):
+    from approvals.selectors import awaiting_count, user_roles
+    from cooperative.permissions import user_branch_ids
+
+    make_policy([(["MANAGER"], 1)])
+    ask("100.00")
+    # given what every admin page has loaded already (roles, permissions, branches)
+    user_roles(manager)
+    manager.get_all_permissions()
+    user_branch_ids(manager)
+    # then the badge is a single COUNT
+    with django_assert_num_queries(1):
+        assert awaiting_count(manager) == 1
