@@ -49,6 +49,7 @@ from .models import (
     Transaction,
 )
 from .numbering import next_account_number
+from .workflow import ACCOUNT_MACHINE
 
 # Member accounts whose balance the member owns and may not overdraw.
 DEPOSIT_ACCOUNT_TYPES = (AccountType.SAVINGS, AccountType.SHARES, AccountType.CASH)
@@ -732,7 +733,7 @@ def reverse_entry(*, entry_id, reason: str, actor=None) -> JournalEntry:
 
 
 def _set_status(account: Account, status: str, reason: str, update: list[str]) -> Account:
-    account.status = status
+    ACCOUNT_MACHINE.move(account, status)  # the move must exist in ledger/workflow.py's table
     account.status_reason = reason
     account._change_reason = reason
     account.save(update_fields=["status", "status_reason", "updated_at", *update])

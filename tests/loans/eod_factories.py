@@ -53,7 +53,10 @@ def make_active_loan(
         lines=[
             ledger.Line(account.pk, Side.DEBIT, principal, "Loan principal"),
             ledger.Line(
-                ledger.gl_account_id(branch_id=branch.pk, gl_code="BANK"), Side.CREDIT, principal, "Paid out"
+                ledger.ensure_gl_account(branch_id=branch.pk, gl_code="BANK").pk,
+                Side.CREDIT,
+                principal,
+                "Paid out",
             ),
         ],
         narration="Loan disbursement (test)",
