@@ -84,28 +84,45 @@ def cancel_loan_requests(loan: Loan, *, actor, reason: str, action_type: str | N
         )
 
 
+def ask_approval(
+    loan: Loan,
+    *,
+    action_type: str,
+    requester,
+    amount,
+    title: str = "",
+    reason: str = "",
+    metadata: dict | None = None,
+    exclude_applicants: bool = True,
+) -> ApprovalRequest | None:
+    """Open `action_type`'s request about the loan (None: no policy band covers it)."""
+    return approvals.request_approval(
+        action_type=action_type,
+        subject=loan,
+        amount=amount,
+        branch_id=loan.branch_id,
+        requested_by=requester,
+        title=title or loan_title(loan),
+        member_display=member_display(loan),
+        reason=reason,
+        product_ref=str(loan.product_id),
+        metadata={"loan_number": loan.loan_number, **(metadata or {})},
+        excluded_user_ids={loan.created_by_id, loan.submitted_by_id} if exclude_applicants else (),
+    )
+
+
 def request_loan_approval(loan: Loan, *, actor) -> ApprovalRequest:
     """Ask for the loan_approval request of a SUBMITTED loan (by its submitter)."""
     requester = person(actor) or loan.submitted_by or loan.created_by
     if requester is None:
         raise ValidationFailed("A loan application is submitted by a person.", field="actor")
-    request = approvals.request_approval(
+    request = ask_approval(
+        loan,
         action_type=LOAN_APPROVAL,
-        subject=loan,
+        requester=requester,
         amount=loan.principal,
-        branch_id=loan.branch_id,
-        requested_by=requester,
-        title=loan_title(loan),
-        member_display=member_display(loan),
         reason=loan.purpose,
-        product_ref=str(loan.product_id),
-        metadata={
-            "loan_number": loan.loan_number,
-            "product": loan.product.name,
-            "term": loan.term,
-            "annual_rate": str(loan.annual_rate),
-        },
-        excluded_user_ids={loan.created_by_id, loan.submitted_by_id},
+        metadata={"product": loan.product.name, "term": loan.term, "annual_rate": str(loan.annual_rate)},
     )
     if request is None:  # loan_approval is always required; a None would mean nobody decides
         raise ValidationFailed("No approval route exists for loans; ask an administrator.", field="loan")

@@ -19,7 +19,7 @@ from ..models import Loan, LoanSchedule
 from ..schedule import build_schedule
 from ..selectors import loan_schedule_terms
 from ._common import ZERO, expect_status, gl_id, locked_loan, record_event, require, today, transition
-from .decisions import LOAN_DISBURSEMENT, loan_title, member_display, person
+from .decisions import LOAN_DISBURSEMENT, ask_approval, person
 from .guarantors import savings_account_of
 
 
@@ -47,21 +47,15 @@ def disburse_loan(*, actor, loan_id, disbursement_date: date | None = None, firs
         branch_id=loan.branch_id,
         product_ref=str(loan.product_id),
     ):
-        request = approvals.request_approval(
+        request = ask_approval(
+            loan,
             action_type=LOAN_DISBURSEMENT,
-            subject=loan,
+            requester=actor,
             amount=loan.principal,
-            branch_id=loan.branch_id,
-            requested_by=actor,
-            title=loan_title(loan),
-            member_display=member_display(loan),
-            product_ref=str(loan.product_id),
             metadata={
-                "loan_number": loan.loan_number,
                 "disbursement_date": disbursement_date.isoformat() if disbursement_date else "",
                 "first_due_date": first_due_date.isoformat() if first_due_date else "",
             },
-            excluded_user_ids={loan.created_by_id, loan.submitted_by_id},
         )
         if request is not None:
             record_event(

@@ -37,7 +37,7 @@ from ._common import (
     today,
     transition,
 )
-from .decisions import WRITE_OFF, loan_title, member_display, person
+from .decisions import WRITE_OFF, ask_approval, loan_title, person
 from .guarantors import _release, savings_account_of
 from .repayments import SOURCE_GL, apply_repayment
 
@@ -56,21 +56,15 @@ def write_off_loan(*, actor, loan_id, reason: str) -> Loan:
     expect_status(loan, "write_off", actor=actor)
     outstanding = principal_outstanding(loan=loan)
     if person(actor) is not None:
-        request = approvals.request_approval(
+        request = ask_approval(
+            loan,
             action_type=WRITE_OFF,
-            subject=loan,
+            requester=actor,
             amount=outstanding,
-            branch_id=loan.branch_id,
-            requested_by=actor,
             title=f"Write-off of {loan_title(loan, outstanding)}",
-            member_display=member_display(loan),
             reason=reason,
-            product_ref=str(loan.product_id),
-            metadata={
-                "loan_number": loan.loan_number,
-                "principal_outstanding": str(outstanding),
-                "days_past_due": loan.days_past_due,
-            },
+            metadata={"principal_outstanding": str(outstanding), "days_past_due": loan.days_past_due},
+            exclude_applicants=False,
         )
         if request is not None:
             record_event(
