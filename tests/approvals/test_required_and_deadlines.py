@@ -188,3 +188,12 @@ def test_the_header_badge_is_one_count_query_once_the_users_roles_are_known(
     # then the badge is a single COUNT
     with django_assert_num_queries(1):
         assert awaiting_count(manager) == 1
+
+
+def test_a_change_is_seen_at_once_inside_its_own_transaction(branch):
+    # given a warm table (no band)
+    assert required("2000", branch) is False
+    # when a band is added and nothing has committed yet
+    make_policy([(["MANAGER"], 1)], low="1000")
+    # then this transaction already sees it
+    assert required("2000", branch) is True
