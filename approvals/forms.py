@@ -6,6 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet, BaseModelFormSet
 
+from cooperative.models import Branch
 from cooperative.roles import ROLE_DESCRIPTIONS, ROLES
 
 from . import registry
@@ -219,9 +220,7 @@ class BandListFormSet(BaseModelFormSet):
             scope_bands = [*others, *(band for band in bands.values() if band is not None)]
             for problem in scope_problems(scope_bands):
                 action_type, branch_id, product = key
-                branch = branch_id and ApprovalPolicy._meta.get_field("branch").related_model.objects.get(
-                    pk=branch_id
-                )
+                branch = Branch.objects.filter(pk=branch_id).first() if branch_id else None
                 problems.append(f"{scope_description(action_type, branch, product)}: {problem}")
         if problems:
             raise ValidationError(problems)
