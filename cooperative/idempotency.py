@@ -177,6 +177,37 @@ def _insert_record(*, user, key, scope, request_hash, status, body) -> bool:
         return cursor.fetchone() is not None
 
 
+class PendingRecord:
+    """The record a `record_after` request is going to store, on `request.idempotency_record`.
+
+    A handler may have it written by its own last statement (`row()`, then `written`: True
+    when inserted, False when the key turned out to be taken, None when it did not get to it);
+    the decorator writes it otherwise. The ledger's posting views hand it to `post_entry` as a
+    companion row, so no extra round trip is made while the accounts are locked."""
+
+    model = IdempotencyRecord
+
+    def __init__(self, *, user, key: str, scope: str, request_hash: str):
+        self.user, self.key, self.scope, self.request_hash = user, key, scope, request_hash
+        self.status: int | None = None
+        self.body = None
+        self.written: bool | None = None
+
+    def row(self, status: int, body) -> dict:
+        """The record's fields with this response (plain JSON `body`), remembered for the check
+        that the handler answers exactly what was stored."""
+        self.status, self.body = status, body
+        return {
+            "user": self.user.pk,
+            "key": self.key,
+            "scope": self.scope,
+            "request_hash": self.request_hash,
+            "response_status": status,
+            "response_body": body,
+            "created_at": timezone.now(),
+        }
+
+
 class _KeyTaken(Exception):
     """Internal: another request holds this (user, key); roll back and replay it."""
 
@@ -263,6 +294,8 @@ def _idempotent_record_after(handler):
         user = request.user
         scope = f"{request.method} {request.path}"[:255]
         request_hash = fingerprint(request.data)
+        pending = PendingRecord(user=user, key=key, scope=scope, request_hash=request_hash)
+        request.idempotency_record = pending
         try:
             with transaction.atomic():
                 try:
@@ -274,14 +307,22 @@ def _idempotent_record_after(handler):
                     stored = 200 <= response.status_code < 300
                 if not stored:
                     raise _Discard(response)
-                if not _insert_record(
-                    user=user,
-                    key=key,
-                    scope=scope,
-                    request_hash=request_hash,
-                    status=response.status_code,
-                    body=_stored_body(response),
+                if pending.written is None:
+                    pending.written = _insert_record(
+                        user=user,
+                        key=key,
+                        scope=scope,
+                        request_hash=request_hash,
+                        status=response.status_code,
+                        body=_stored_body(response),
+                    )
+                elif pending.written and (pending.status, pending.body) != (
+                    response.status_code,
+                    response.data,
                 ):
+                    # The handler stored one answer and returned another: refuse to commit that.
+                    raise RuntimeError("the idempotency record differs from the response")
+                if not pending.written:
                     raise _KeyTaken
                 return response
         except _Discard as discard:
@@ -290,7 +331,7 @@ def _idempotent_record_after(handler):
                 return discard.response
         except _KeyTaken:
             earlier = _earlier(user, key)
-            if earlier is None:  # cannot happen: records are never deleted while a key is live
+            if earlier is None:  # pruned in between
                 raise Conflict("A request with this key is being processed; retry shortly.") from None
         except (Http404, DjangoPermissionDenied, APIException):
             earlier = _earlier(user, key)
@@ -307,6 +348,7 @@ __all__ = [
     "IDEMPOTENCY_KEY_PARAMETER",
     "IdempotencyKeyMissing",
     "IdempotencyKeyReused",
+    "PendingRecord",
     "fingerprint",
     "idempotent",
     "json_response",

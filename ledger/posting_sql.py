@@ -12,8 +12,11 @@ constraints, the append-only triggers and the deferred balance trigger (migratio
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.db import connection
+from django.db.models import Model
 
 _ENTRY = """
 INSERT INTO ledger_journalentry (id, reference, kind, narration, value_date, posted_at,
@@ -41,9 +44,49 @@ RETURNING 1
 """
 
 
-def write_entry(*, entry: dict, legs: list[dict], balances: dict, leg_defaults: dict, now) -> bool:
+@dataclass
+class CompanionRow:
+    """A row of the caller's written by the same statement as the entry, e.g. the API's
+    idempotency record holding the response (built from the entry about to be written), so that
+    no further round trip is made while the accounts are locked.
+
+    `build(entry)` returns {field name: value} for `model`. The row is inserted only when the entry
+    is, with `ON CONFLICT DO NOTHING`; afterwards `written` is True (inserted), False (a unique
+    clash: e.g. the idempotency key is taken) or None (not attempted: the entry existed already, or
+    the portable ORM writer ran — the owner then writes the row itself)."""
+
+    model: type[Model]
+    build: Callable[[object], dict]
+    written: bool | None = None
+
+
+def _companion_cte(companion: CompanionRow, entry_object) -> tuple[str, list]:
+    values = companion.build(entry_object)
+    fields = [companion.model._meta.get_field(name) for name in values]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    params = [field.get_db_prep_save(values[field.name], connection) for field in fields]
+    sql = (
+        f"INSERT INTO {quote(companion.model._meta.db_table)} ({columns}) "  # noqa: S608 - model names
+        f"SELECT {placeholders} WHERE EXISTS (SELECT 1 FROM e) ON CONFLICT DO NOTHING RETURNING 1"
+    )
+    return sql, params
+
+
+def write_entry(
+    *,
+    entry: dict,
+    legs: list[dict],
+    balances: dict,
+    leg_defaults: dict,
+    now,
+    companion: CompanionRow | None = None,
+    entry_object=None,
+) -> bool:
     """Insert `entry` with `legs` and set `balances` ({account id: new balance}). Returns False,
-    having written nothing, when the entry clashes with an existing one (unique columns)."""
+    having written nothing, when the entry clashes with an existing one (unique columns).
+    `companion` (built from `entry_object`) is inserted by the same statement."""
     params: list = [
         entry["id"],
         entry["reference"],
@@ -77,18 +120,27 @@ def write_entry(*, entry: dict, legs: list[dict], balances: dict, leg_defaults: 
     params.append(now)
     for account_id, balance in balances.items():
         params += [account_id, balance]
+    companion_sql, companion_count = "", "0"
+    if companion is not None:
+        extra, extra_params = _companion_cte(companion, entry_object)
+        companion_sql, companion_count = f", companion AS ({extra})", "(SELECT count(*) FROM companion)"
+        params += extra_params
     # Constant fragments, one placeholder row per leg and account; every value is a parameter.
     sql = (
         f"WITH e AS ({_ENTRY}), "  # noqa: S608
         f"legs AS ({_LEGS.format(rows=', '.join([_LEG_ROW] * len(legs)))}), "
-        f"balances AS ({_BALANCES.format(rows=', '.join([_BALANCE_ROW] * len(balances)))}) "
-        "SELECT (SELECT count(*) FROM e), (SELECT count(*) FROM legs), (SELECT count(*) FROM balances)"
+        f"balances AS ({_BALANCES.format(rows=', '.join([_BALANCE_ROW] * len(balances)))})"
+        f"{companion_sql} "
+        "SELECT (SELECT count(*) FROM e), (SELECT count(*) FROM legs), (SELECT count(*) FROM balances), "
+        f"{companion_count}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        entries, written_legs, updated = cursor.fetchone()
+        entries, written_legs, updated, companions = cursor.fetchone()
     if not entries:
         return False
+    if companion is not None:
+        companion.written = bool(companions)
     if written_legs != len(legs) or updated != len(balances):  # cannot happen: the rows are locked
         raise RuntimeError(f"posting wrote {written_legs} legs and {updated} balances")
     return True

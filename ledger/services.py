@@ -49,6 +49,7 @@ from .models import (
     Transaction,
 )
 from .numbering import next_account_number
+from .posting_sql import CompanionRow
 from .workflow import ACCOUNT_MACHINE
 
 # Member accounts whose balance the member owns and may not overdraw.
@@ -155,6 +156,7 @@ def post_entry(
     reversal_reason: str = "",
     metadata: dict | None = None,
     guard: Callable[[dict], None] | None = None,
+    companion: CompanionRow | None = None,
 ) -> JournalEntry:
     """Write one balanced journal entry. The single choke point for every movement of money.
 
@@ -169,6 +171,8 @@ def post_entry(
     stays usable after one (the API stores the refusal as the idempotent response in it).
     PostgreSQL: one locking read, then one statement writes the entry, its legs and the balances
     (`ledger.posting_sql`), no savepoint. Elsewhere: the ORM, inside a savepoint when nested.
+    `companion` (PostgreSQL writer only): a row of the caller's, built from the entry about to be
+    written, inserted by the same statement (see `posting_sql.CompanionRow`).
     """
     _check_lines(lines)
     arguments = {
@@ -183,6 +187,7 @@ def post_entry(
         "reversal_reason": reversal_reason,
         "metadata": metadata,
         "guard": guard,
+        "companion": companion,
     }
     if connection.vendor == "postgresql" and SQL_WRITER_ENABLED:
         refusal = None
@@ -272,6 +277,7 @@ def _post_entry_locked(
     reversal_reason,
     metadata,
     guard,
+    companion,
     writer,
 ) -> JournalEntry:
     # Same lock order everywhere (primary key), so two opposite transfers cannot deadlock.
@@ -351,18 +357,18 @@ def _post_entry_locked(
     ]
     for account in locked.values():
         account.updated_at = now
-    existing = writer(entry=entry, legs=legs, locked=locked, now=now)
-    if existing is not None:
-        return existing
     # Hand the legs back as if prefetched (debits first), so callers that show the entry do not
     # read back what was just written. Each leg's account is the locked row with its new balance.
-    entry._state.adding = False
-    for leg in legs:
-        leg._state.adding = False
     prefetched = entry.legs.all()
     prefetched._result_cache = sorted(legs, key=lambda leg: (leg.type != Side.DEBIT, str(leg.pk)))
     prefetched._prefetch_done = True
     entry._prefetched_objects_cache = {"legs": prefetched}
+    existing = writer(entry=entry, legs=legs, locked=locked, now=now, companion=companion)
+    if existing is not None:
+        return existing
+    entry._state.adding = False
+    for leg in legs:
+        leg._state.adding = False
     return entry
 
 
@@ -372,7 +378,8 @@ def _clash(entry: JournalEntry) -> DomainError:
     return Conflict("This posting clashes with an existing entry.")
 
 
-def _write_with_orm(*, entry, legs, locked, now) -> JournalEntry | None:
+def _write_with_orm(*, entry, legs, locked, now, companion) -> JournalEntry | None:
+    # The companion row (if any) is left to its owner, which writes it itself (`written` stays None).
     try:
         entry.save(force_insert=True)
     except IntegrityError as exc:
@@ -389,8 +396,10 @@ def _write_with_orm(*, entry, legs, locked, now) -> JournalEntry | None:
     return None
 
 
-def _write_with_sql(*, entry, legs, locked, now) -> JournalEntry | None:
+def _write_with_sql(*, entry, legs, locked, now, companion) -> JournalEntry | None:
     written = posting_sql.write_entry(
+        companion=companion,
+        entry_object=entry,
         entry={
             "id": entry.pk,
             "reference": entry.reference,
@@ -574,6 +583,7 @@ def _counter_movement(
     value_date,
     branch_id,
     visible_to,
+    companion,
     default_narration: str,
 ) -> JournalEntry:
     """Money between a member's account and its branch's teller cash (or bank) GL account.
@@ -594,6 +604,7 @@ def _counter_movement(
         branch_id=branch_id,
         idempotency_key=idempotency_key,
         value_date=value_date,
+        companion=companion,
         guard=_member_account_guard(
             account_id,
             actor=actor,
@@ -615,11 +626,13 @@ def deposit(
     value_date: date | None = None,
     branch_id=None,
     visible_to=None,
+    companion: CompanionRow | None = None,
 ) -> JournalEntry:
     """Member pays in: debit teller cash (or bank), credit the member's account.
 
     `branch_id`, when given, must be the account's branch (checked on the locked row).
-    `visible_to`: see `_member_account_guard` (the API passes the caller)."""
+    `visible_to`: see `_member_account_guard` (the API passes the caller). `companion`: see
+    `post_entry`."""
     return _counter_movement(
         kind=JournalEntry.Kind.DEPOSIT,
         member_side=Side.CREDIT,
@@ -632,6 +645,7 @@ def deposit(
         value_date=value_date,
         branch_id=branch_id,
         visible_to=visible_to,
+        companion=companion,
         default_narration="Deposit",
     )
 
@@ -647,6 +661,7 @@ def withdraw(
     value_date: date | None = None,
     branch_id=None,
     visible_to=None,
+    companion: CompanionRow | None = None,
 ) -> JournalEntry:
     """Member takes out: debit the member's account, credit teller cash (or bank).
 
@@ -664,6 +679,7 @@ def withdraw(
         value_date=value_date,
         branch_id=branch_id,
         visible_to=visible_to,
+        companion=companion,
         default_narration="Withdrawal",
     )
 

@@ -39,6 +39,7 @@ from cooperative.roles import PARTNER
 from .. import services
 from ..exceptions import AccountNotFound, AccountNotVisible
 from ..models import Account, JournalEntry, Transaction
+from ..posting_sql import CompanionRow
 from .filters import AccountFilter, AccountTransactionFilter, JournalEntryFilter, TransactionFilter
 from .parsers import DecimalJSONParser
 from .serializers import (
@@ -200,6 +201,12 @@ class _AccountPostingView(APIView):
             serializer = AccountPostingInputSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             data = serializer.validated_data
+        pending = request.idempotency_record
+
+        def record(entry):  # built while the rows are locked, written with the entry
+            return pending.row(status.HTTP_201_CREATED, posting_data(entry, _account_of(entry, pk)))
+
+        companion = CompanionRow(pending.model, record)
         try:
             entry = getattr(services, self.service_name)(
                 account_id=pk,
@@ -209,10 +216,14 @@ class _AccountPostingView(APIView):
                 channel=data["channel"],
                 idempotency_key=service_idempotency_key(request),
                 visible_to=request.user,
+                companion=companion,
             )
         except (AccountNotVisible, AccountNotFound) as exc:
             raise Http404 from exc
-        entry = _with_legs(entry)  # no query unless the key had posted before
+        pending.written = companion.written
+        if pending.written:
+            return json_response(pending.body, status=status.HTTP_201_CREATED)
+        entry = _with_legs(entry)  # the key had posted before: the legs are read back
         return json_response(posting_data(entry, _account_of(entry, pk)), status=status.HTTP_201_CREATED)
 
 

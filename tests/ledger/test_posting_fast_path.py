@@ -197,7 +197,7 @@ def test_the_first_posting_of_a_new_branch_creates_its_teller_cash(teller, branc
 
 
 @pytest.mark.postgres
-def test_a_deposit_through_the_api_costs_three_statements(teller, branch):
+def test_a_deposit_through_the_api_costs_two_statements(teller, branch):
     # given a teller whose roles are cached and an account whose branch has its GL accounts
     account = make_account(branch, balance="100.00")
     client = APIClient()
@@ -216,16 +216,17 @@ def test_a_deposit_through_the_api_costs_three_statements(teller, branch):
     with CaptureQueriesContext(connection) as queries:
         assert post().status_code == 201
     # then: the roles come from the cache; inside its transaction (a savepoint in this test) one
-    # locking read, one write, one idempotency record
+    # locking read and one statement writing the entry, legs, balances and idempotency record
     ledger = [
         q["sql"]
         for q in queries.captured_queries
         if "coopdesk_cache" not in q["sql"] and "SAVEPOINT" not in q["sql"]
     ]
-    assert len(ledger) == 3, ledger
+    assert len(ledger) == 2, ledger
     assert "FOR UPDATE" in ledger[0]
     assert ledger[1].lstrip().startswith("WITH e AS")
-    assert "cooperative_idempotencyrecord" in ledger[2]
+    assert "cooperative_idempotencyrecord" in ledger[1]
+    assert IdempotencyRecord.objects.filter(response_status=201).count() == 2
 
 
 # --- Idempotency with the record written after the posting (`record_after=True`) -----------------
