@@ -1,6 +1,6 @@
 """Posting throughput through the real API, next to a bare DRF endpoint on the same server.
 
-    python -m bench.postings [--clients 8,32] [--duration 15] [--workers 4]
+    python -m bench.postings [--clients 8,32] [--duration 15] [--workers 4] [--redis-url URL]
 
 Needs PostgreSQL (DATABASE_URL, default a `coopdesk_bench` database on 127.0.0.1) — it is created
 and migrated if missing. Starts gunicorn on a free port, logs in as a bench teller over the API, then
@@ -8,9 +8,15 @@ for each client count runs, one after the other and for the same duration:
   * baseline: POST /bench/baseline/{account}/ — one SELECT … FOR UPDATE + one INSERT (yardstick);
   * deposits: POST /api/v1/accounts/{id}/deposit/ with an Idempotency-Key;
   * withdrawals: POST /api/v1/accounts/{id}/withdraw/.
-Prints one JSON line per figure (name, value, unit, baseline, ratio) and writes them to
+Prints one JSON line per figure (name, value, unit, and where there is one baseline and ratio):
+requests per second, p50/p99 latency of each kind, errors, the largest resident set (VmRSS) any
+gunicorn worker reached during the run, and first the machine. Writes them to
 bench/results/postings.json. Ratios measured in one run mean something on a noisy host; absolute
 numbers less so.
+
+The server runs as production does (DESIGN §6): PostgreSQL and a Redis cache (`--redis-url`,
+default REDIS_URL or redis://127.0.0.1:6379/0; `--redis-url ''` falls back to the database cache).
+Baseline and API share the very same gunicorn processes in every run.
 """
 
 from __future__ import annotations
@@ -33,12 +39,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/coopdesk_bench"
-MACHINE = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 PASSWORD = "bench-teller-password-2026"  # noqa: S105 - a throwaway bench database
 
 
-def server_env(database_url: str) -> dict[str, str]:
+def server_env(database_url: str, redis_url: str) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop("REDIS_URL", None)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     env.update(
         DATABASE_URL=database_url,
         DJANGO_SETTINGS_MODULE="cooperative.settings.base",
@@ -195,8 +203,62 @@ def run_load(port: int, token: str, accounts: list[str], kind: str, clients: int
     }
 
 
-def emit(results: list[dict], name: str, value: float, unit: str, baseline: float | None = None) -> None:
-    row = {"name": name, "value": round(value, 2), "unit": unit}
+def worker_pids(master: int) -> list[int]:
+    """The gunicorn master's children (its workers)."""
+    try:
+        return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+    except OSError:
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == master:
+                children.append(int(stat.parent.name))
+        return children
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class RssSampler(threading.Thread):
+    """Samples the VmRSS of every gunicorn worker twice a second; keeps the largest."""
+
+    def __init__(self, master: int):
+        super().__init__(daemon=True)
+        self.master, self.peak_mb, self.stopped = master, 0.0, threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.5):
+            for pid in worker_pids(self.master):
+                self.peak_mb = max(self.peak_mb, rss_mb(pid))
+
+
+def machine(database_url: str, workers: int, worker_class: str) -> str:
+    import psycopg
+
+    try:
+        mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError):
+        mem_gib = 0
+    with psycopg.connect(database_url) as conn:
+        pg = conn.execute("SHOW server_version").fetchone()[0]
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, {mem_gib:.0f} GiB, Python "
+        f"{platform.python_version()}, PostgreSQL {pg}, gunicorn {workers} {worker_class} workers"
+    )
+
+
+def emit(results: list[dict], name: str, value, unit: str, baseline: float | None = None) -> None:
+    row = {"name": name, "value": round(value, 2) if isinstance(value, float) else value, "unit": unit}
     if baseline is not None:
         row["baseline"] = round(baseline, 2)
         row["ratio"] = round(value / baseline, 3) if baseline else None
@@ -209,6 +271,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--clients", default="8,32", help="Comma-separated client counts.")
     parser.add_argument("--duration", type=float, default=15.0, help="Seconds per measurement.")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes.")
+    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class.")
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
+        help="Cache for the server (as in production); '' for the database cache.",
+    )
     parser.add_argument("--accounts", type=int, default=64)
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or DEFAULT_DB)
     parser.add_argument("--no-withdrawals", action="store_true")
@@ -216,7 +284,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if not args.database_url.startswith("postgres"):
         raise SystemExit("bench/postings.py measures PostgreSQL: set DATABASE_URL=postgres://…")
 
-    env = server_env(args.database_url)
+    env = server_env(args.database_url, args.redis_url)
     ensure_database(args.database_url)
     manage(env, "migrate", "--noinput", "-v0")
     manage(env, "createcachetable")
@@ -234,6 +302,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
             "cooperative.wsgi",
             "-w",
             str(args.workers),
+            "-k",
+            args.worker_class,
             "-b",
             f"127.0.0.1:{port}",
             "--log-level",
@@ -243,8 +313,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
         env=env,
     )
     results: list[dict] = []
+    description = machine(args.database_url, args.workers, args.worker_class)
+    emit(results, "machine", description, "text")
+    sampler = RssSampler(server.pid)
     try:
         wait_for(port)
+        sampler.start()
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         status, body = request(
             conn,
@@ -264,6 +338,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
             dep = run_load(port, token, accounts, "deposits", clients, args.duration)
             tag = f"c{clients}"
             emit(results, f"baseline_select_for_update_insert_per_s_{tag}", base["per_second"], "req/s")
+            emit(results, f"baseline_p50_{tag}", base["p50_ms"], "ms")
+            emit(results, f"baseline_p99_{tag}", base["p99_ms"], "ms")
+            emit(results, f"baseline_errors_{tag}", base["errors"], "count")
             emit(results, f"api_deposits_per_s_{tag}", dep["per_second"], "req/s", base["per_second"])
             emit(results, f"api_deposit_p50_{tag}", dep["p50_ms"], "ms", base["p50_ms"])
             emit(results, f"api_deposit_p99_{tag}", dep["p99_ms"], "ms", base["p99_ms"])
@@ -278,7 +355,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 emit(results, f"api_withdrawal_errors_{tag}", wd["errors"], "count")
                 if wd["errors"]:
                     print(json.dumps({"withdrawal_error_sample": wd["error_sample"]}), flush=True)
+        sampler.stopped.set()
+        sampler.join(timeout=5)
+        emit(results, "gunicorn_worker_max_rss", sampler.peak_mb, "MB")
     finally:
+        sampler.stopped.set()
         server.terminate()
         server.wait(timeout=30)
     out_dir = ROOT / "bench" / "results"
@@ -286,8 +367,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     (out_dir / "postings.json").write_text(
         json.dumps(
             {
-                "machine": MACHINE,
+                "machine": description,
                 "workers": args.workers,
+                "worker_class": args.worker_class,
                 "duration_s": args.duration,
                 "results": results,
             },
