@@ -626,14 +626,31 @@ def test_the_loan_page_offers_approve_only_to_the_current_levels_deciders(
     page = client.get(url).content.decode()
     assert "loans-approve" in page
     assert 'id="loans-approvals"' in page
-    assert (
-        client.post(
-            reverse("admin:loans_loan_approve", args=[loan.pk]), {"comment": "ok"}, follow=True
-        ).status_code
-        == 200
+    approved = client.post(
+        reverse("admin:loans_loan_approve", args=[loan.pk]), {"comment": "ok"}, follow=True
     )
+    assert approved.status_code == 200
+    assert "loan approval is waiting for approval (level 2 of 2)" in approved.content.decode()
     assert "loans-approve" not in client.get(url).content.decode()
     client.force_login(committee[0])
     page = client.get(url).content.decode()
     assert "loans-approve" in page
     assert f"{manager} approved (level 1): ok" in page
+
+
+def test_editing_a_submitted_loan_in_the_admin_asks_again(client, officer, manager, product, borrower):
+    loan = make_loan(member=borrower, product=product, officer=officer, status="SUBMITTED")
+    first = request_of(loan)
+    client.force_login(officer)
+
+    done = client.post(
+        reverse("admin:loans_loan_edit", args=[loan.pk]),
+        {"principal": "80000.00", "term": "12", "purpose": "Stock"},
+        follow=True,
+    )
+
+    assert done.status_code == 200
+    first.refresh_from_db()
+    assert first.status == "CANCELLED"
+    assert request_of(loan).amount == D("80000.00")
+    assert f"Loan {loan.loan_number} updated." in done.content.decode()
