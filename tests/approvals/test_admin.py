@@ -426,3 +426,14 @@ def test_a_forged_approver_field_is_ignored_the_signed_in_person_decides(login, 
     response = login(teller).post(decide_url(request), {"decision": "APPROVED", "approver": str(manager.pk)})
     assert response.status_code == 403
     assert not Approval.objects.exists()
+
+
+def test_a_branch_band_is_its_own_scope(login, admin_user, branch):
+    # given a global band from zero
+    make_policy([(["MANAGER"], 1)], low="0")
+    # when a branch adds its own band starting elsewhere, it does not overlap the global one
+    response = login(admin_user).post(reverse(ADD), policy_form(branch=str(branch.pk), min_amount="200000"))
+    assert response.status_code == 302, text(response)[:2000]
+    # but a second open band in the same branch scope does
+    response = login(admin_user).post(reverse(ADD), policy_form(branch=str(branch.pk), min_amount="300000"))
+    assert f"Test payout for {branch}, all products: Bands overlap" in text(response)
