@@ -54,4 +54,5 @@ def register_dashboard() -> None:
         url=lambda: reverse("admin:approvals_approvalrequest_changelist") + "?mine=1",
         count=lambda request: awaiting_count(request.user),
         order=10,
+        permission="approvals.view_approvalrequest",
     )

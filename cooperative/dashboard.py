@@ -54,16 +54,20 @@ class Badge:
     url: Callable
     count: Callable
     order: int = 100
+    permission: str | None = None
 
 
 _badges: list[Badge] = []
 
 
-def register_badge(*, label: str, url: Callable, count: Callable, order: int = 100) -> None:
-    """`url()` -> link target; `count(request)` -> int (0 hides the number, not the link)."""
+def register_badge(
+    *, label: str, url: Callable, count: Callable, order: int = 100, permission: str | None = None
+) -> None:
+    """`url()` -> link target; `count(request)` -> int (0 hides the number, not the link); shown only
+    to holders of `permission` when one is given."""
     if any(b.label == label for b in _badges):
         return
-    _badges.append(Badge(label, url, count, order))
+    _badges.append(Badge(label, url, count, order, permission))
 
 
 def badges_for(request) -> list[dict]:
@@ -73,4 +77,5 @@ def badges_for(request) -> list[dict]:
     return [
         {"label": badge.label, "url": badge.url(), "count": badge.count(request)}
         for badge in sorted(_badges, key=lambda b: b.order)
+        if not badge.permission or user.has_perm(badge.permission)
     ]

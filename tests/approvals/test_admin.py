@@ -437,3 +437,11 @@ def test_a_branch_band_is_its_own_scope(login, admin_user, branch):
     # but a second open band in the same branch scope does
     response = login(admin_user).post(reverse(ADD), policy_form(branch=str(branch.pk), min_amount="300000"))
     assert f"Test payout for {branch}, all products: Bands overlap" in text(response)
+
+
+def test_staff_who_cannot_see_approvals_get_no_badge(login, make_staff, branch):
+    partner = make_staff("PARTNER", branch, email="partner@test.ng")
+    response = login(partner).get(reverse("admin:index"))
+    assert response.status_code == 200
+    assert 'id="user-tools"' in text(response)
+    assert "coop-header-badge" not in text(response)
