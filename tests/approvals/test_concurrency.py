@@ -115,3 +115,33 @@ def test_two_simultaneous_requests_for_one_subject_leave_one_pending(branch, tel
         thread.join()
     assert sorted(outcomes) == ["created", "refused"]
     assert ApprovalRequest.objects.filter(status=ApprovalRequest.Status.PENDING).count() == 1
+
+
+def test_two_committee_members_approving_at_once_both_count_and_the_action_runs_once(ask, committee):
+    # given a level that needs two different committee members
+    make_policy([(["CREDIT_COMMITTEE"], 2)])
+    request = ask("2000000.00")
+    barrier = threading.Barrier(2)
+    url = f"/api/v1/approvals/{request.pk}/decide/"
+    statuses = []
+
+    def click(user, index):
+        def task(client, _item):
+            barrier.wait()
+            return client.post(
+                url, {"decision": "APPROVED"}, format="json", HTTP_IDEMPOTENCY_KEY=f"cc-{index}"
+            ).status_code
+
+        statuses.extend(run_concurrently(user, task, [index], workers=1))
+
+    threads = [threading.Thread(target=click, args=(u, i)) for i, u in enumerate(committee)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then both decisions count (the row lock serialises them), and the second completes the level
+    assert statuses == [200, 200]
+    assert Approval.objects.filter(request=request).count() == 2
+    assert ApprovalRequest.objects.get(pk=request.pk).status == ApprovalRequest.Status.APPROVED
+    assert [call[0] for call in calls] == ["approved"]
