@@ -16,6 +16,7 @@ from django.utils.translation import ngettext
 from cooperative.admin_scoping import ScopedHistoryAdmin, ScopedInlineMixin
 from cooperative.exceptions import DomainError
 from cooperative.models import Branch
+from cooperative.pagination import EstimatedCountPaginator
 from cooperative.permissions import scope_queryset
 from ledger.models import Account
 
@@ -170,6 +171,7 @@ class MemberAdmin(ScopedHistoryAdmin):
     search_fields = ("member_number", "first_name", "last_name", "phone", "email")  # autocomplete; see below
     search_help_text = "Member number, any part of the name, phone in any format, BVN, NIN or email."
     show_full_result_count = False
+    paginator = EstimatedCountPaginator  # no COUNT(*) over 100,000 members
     list_per_page = 50
     ordering = ("member_number",)
     inlines = (AccountInline,)

@@ -16,7 +16,9 @@ class LoanProductFilter(django_filters.FilterSet):
 
 
 class LoanFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=Loan.Status.choices)
+    # distinct=False: status is a column of the loan (no join), and DISTINCT over every column of
+    # 30,000 active loans cost 0.5 s a page.
+    status = django_filters.MultipleChoiceFilter(choices=Loan.Status.choices, distinct=False)
     branch = django_filters.UUIDFilter(field_name="branch_id", help_text="Branch id.")
     product = django_filters.UUIDFilter(field_name="product_id", help_text="Loan product id.")
     member = django_filters.UUIDFilter(field_name="member_id", help_text="Member id.")
