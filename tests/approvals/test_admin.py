@@ -164,6 +164,8 @@ def test_another_branch_does_not_see_the_request_at_all(login, make_staff, other
     client = login(far)
     assert client.get(decide_url(two_level)).status_code == 404
     assert client.post(decide_url(two_level), {"decision": "APPROVED"}).status_code == 404
+    assert client.get("/admin/approvals/approvalrequest/not-a-uuid/decide/").status_code == 404
+    assert client.post("/admin/approvals/approvalrequest/not-a-uuid/cancel/").status_code == 404
     assert not Approval.objects.exists()
 
 
