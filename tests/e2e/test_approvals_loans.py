@@ -84,6 +84,7 @@ def test_teller_applies_cannot_approve_and_a_manager_approves_in_the_browser(
     row.locator("a").click()
     expect(page.locator("#loans-decision-summary")).to_contain_text(borrower.member_number)
     expect(page.locator("#loans-summary-checks")).to_contain_text("Pass")
+    screenshot("loans-decision-page")
     page.fill("#id_comment", "Savings record is good")
     page.click("#appr-approve")
     expect(page.locator(".messagelist")).to_contain_text("Approved")
