@@ -27,7 +27,7 @@ ROLE_DESCRIPTIONS = {
     MANAGER: "Branch or credit manager: approves loans, large withdrawals, closures.",
     CREDIT_COMMITTEE: "Credit committee member: the second approval level of large loans.",
     LOAN_OFFICER: "Takes loan applications, adds guarantors, follows up arrears.",
-    TELLER: "Registers members, opens accounts, posts deposits and withdrawals.",
+    TELLER: "Registers members, opens accounts, posts deposits and withdrawals, takes loan applications.",
     ACCOUNTANT: "Reverses postings, reconciles, reads the ledger.",
     AUDITOR: "Reads everything, including the audit log; changes nothing.",
     PARTNER: "A partner system on the API: reads what it is granted.",

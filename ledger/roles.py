@@ -35,6 +35,8 @@ ROLE_PERMISSIONS = {
         "ledger.export_statement",
     ],
     "PARTNER": ["ledger.view_account", "ledger.view_transaction"],
+    # Deciding a loan means reading the applicant's and the guarantors' savings (read-only).
+    "CREDIT_COMMITTEE": ["ledger.view_account", "ledger.view_transaction", "ledger.view_hold"],
     # Auditors read everything (every view_* comes automatically) and may take statements away.
     "AUDITOR": ["ledger.export_statement"],
 }

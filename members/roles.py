@@ -14,5 +14,7 @@ ROLE_PERMISSIONS = {
         "members.exit_member",
     ],
     "ACCOUNTANT": ["members.view_member"],
+    # The credit committee decides loans: it reads the applicant's member record (no changes).
+    "CREDIT_COMMITTEE": ["members.view_member"],
     "PARTNER": ["members.view_member"],
 }
