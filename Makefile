@@ -14,7 +14,7 @@ DEMO_ENV := DJANGO_DEBUG=true REQUIRE_STAFF_MFA=$${REQUIRE_STAFF_MFA:-false} COO
 	COOP_DEMO_PASSWORD="$(DEMO_PASSWORD)"
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint fmt migrate install bench clean
+.PHONY: help run test lint fmt migrate install bench bench-data clean
 
 help:
 	@echo "make run      create .venv, migrate the SQLite demo database, load demo data, serve on $(HOST):$(PORT)"
@@ -22,6 +22,7 @@ help:
 	@echo "make lint     ruff check + ruff format --check"
 	@echo "make fmt      ruff format + ruff check --fix"
 	@echo "make migrate  apply migrations and create the cache table"
+	@echo "make bench-data  generate the scale database (coopdesk_scale, ~5 min); make bench  every benchmark"
 	@echo "make clean    remove .venv, the SQLite database and collected static files"
 	@echo "Options: PORT=8123 HOST=0.0.0.0 TEST_WORKERS=4 PYTEST_ARGS='tests/cooperative -x'"
 
@@ -64,8 +65,19 @@ fmt: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# The generated database the scale benchmarks read (docs/performance.md): dropped and made anew.
+SCALE_DB ?= coopdesk_scale
+SCALE_PG ?= postgres://postgres@127.0.0.1:5432
+SCALE_SIZE ?= --members 100000 --loans 50000 --postings 2000000 --branches 20 --seed 42
+bench-data: install
+	$(PY) -c "import psycopg; c = psycopg.connect('$(SCALE_PG)/postgres', autocommit=True); \
+		c.execute('DROP DATABASE IF EXISTS $(SCALE_DB) WITH (FORCE)'); c.execute('CREATE DATABASE $(SCALE_DB)')"
+	DATABASE_URL=$(SCALE_PG)/$(SCALE_DB) REDIS_URL= DJANGO_SECRET_KEY=bench $(PY) manage.py migrate --noinput -v0
+	DATABASE_URL=$(SCALE_PG)/$(SCALE_DB) REDIS_URL= DJANGO_SECRET_KEY=bench $(PY) manage.py createcachetable
+	DATABASE_URL=$(SCALE_PG)/$(SCALE_DB) REDIS_URL= DJANGO_SECRET_KEY=bench $(PY) manage.py generate_data $(SCALE_SIZE)
+
 bench: install
-	$(PY) -m bench
+	SCALE_DATABASE_URL=$${SCALE_DATABASE_URL:-$(SCALE_PG)/$(SCALE_DB)} $(PY) -m bench
 
 clean:
 	rm -rf $(VENV) coopdesk.sqlite3 staticfiles

@@ -3,7 +3,15 @@
 import importlib
 import sys
 
-BENCHMARKS = ["bench.postings", "bench.end_of_day"]
+# postings and end_of_day make their own databases; the scale_* and teller_workload benchmarks read
+# the one `make bench-data` generates (bench/common.py, docs/performance.md).
+BENCHMARKS = [
+    "bench.postings",
+    "bench.end_of_day",
+    "bench.scale_pages",
+    "bench.scale_ledger",
+    "bench.teller_workload",
+]
 
 
 def main() -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -172,6 +173,39 @@ def test_pdf_is_a_real_document(history):
     pdf = render_pdf(statement)
     assert pdf.startswith(b"%PDF")
     assert len(pdf) > 1024
+    assert _pages(pdf) == 1
+
+
+def _pages(pdf: bytes) -> int:
+    return len(re.findall(rb"/Type /Page\b(?!s)", pdf))
+
+
+@pytest.mark.parametrize("movements", [0, 44, 45, 47, 48, 400])
+def test_pdf_page_count_matches_the_footer_count(branch, movements):
+    """Every footer prints "Page n of N" from page_count(); the drawn document has exactly N pages
+    (around the first page break too, where the footnote may need a page of its own)."""
+    from ledger.statement_pdf import page_count
+
+    member = make_member(branch, first_name="Ngozi", last_name="Eze")
+    account = make_account(branch, member=member)
+    with posted_on(date(2026, 3, 2)):
+        for n in range(movements):
+            services.deposit(account_id=account.pk, amount=D("100.00"), description=f"Deposit {n}")
+    statement = account_statement(account=account, date_from=date(2026, 3, 1), date_to=date(2026, 3, 31))
+    assert statement.movement_count == movements
+    assert _pages(render_pdf(statement)) == page_count(movements)
+
+
+def test_pdf_shortens_a_description_to_its_column(history):
+    from ledger.statement_pdf import _Writer
+
+    writer = _Writer(
+        account_statement(account=history, date_from=date(2026, 1, 1), date_to=date(2026, 4, 30))
+    )
+    long = "Transfer to Chukwuemeka Nwachukwu for the school fees of all the children, second term"
+    fitted = writer.fit(long, 100, 7.5)
+    assert fitted.endswith("…") and len(fitted) < len(long)
+    assert writer.fit("Cash deposit", 100, 7.5) == "Cash deposit"
 
 
 # --- API ------------------------------------------------------------------------------------------
