@@ -15,6 +15,8 @@ from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
 
+from .api.pagination import PageNumberPagination
+
 ESTIMATE_ABOVE = 10_000  # tables estimated at more rows than this are not counted exactly
 COUNT_CAP = 10_000
 
@@ -45,3 +47,10 @@ class EstimatedCountPaginator(Paginator):
                 return estimate
             return queryset.count()
         return min(queryset.order_by()[: COUNT_CAP + 1].count(), COUNT_CAP)
+
+
+class EstimatedPageNumberPagination(PageNumberPagination):
+    """The API's page-number pagination over this paginator: `count` is the planner's estimate for an
+    unfiltered list of a big table, and exact up to COUNT_CAP for a filtered one."""
+
+    django_paginator_class = EstimatedCountPaginator

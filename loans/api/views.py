@@ -32,6 +32,7 @@ from cooperative.api.permissions import DefaultApiPermission, HasPerm
 from cooperative.audit import record_event
 from cooperative.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent, service_idempotency_key
 from cooperative.models import AuditLog
+from cooperative.pagination import EstimatedPageNumberPagination
 from cooperative.permissions import get_scoped_object_or_404, scope_queryset
 from ledger.api.parsers import DecimalJSONParser
 from ledger.api.serializers import ProblemSerializer
@@ -225,6 +226,7 @@ class LoanListCreateView(generics.ListCreateAPIView):
     queryset = Loan.objects.none()
     filter_backends = (DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter)
     filterset_class = LoanFilter
+    pagination_class = EstimatedPageNumberPagination
     search_fields = ("loan_number", "member__member_number", "member__first_name", "member__last_name")
     ordering_fields = ("created_at", "principal", "loan_number", "days_past_due")
     ordering = ("-created_at",)

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from cooperative.api.mixins import BranchScopedQuerysetMixin
 from cooperative.api.permissions import HasPerm
+from cooperative.pagination import EstimatedPageNumberPagination
 
 from .. import services
 from ..models import Member
@@ -78,6 +79,7 @@ class MemberViewSet(
     serializer_class = MemberOutputSerializer
     filter_backends = (DjangoFilterBackend, MemberSearchFilter, filters.OrderingFilter)
     filterset_class = MemberFilter
+    pagination_class = EstimatedPageNumberPagination  # no COUNT(*) over 100,000 members
     ordering_fields = ("member_number", "last_name", "first_name", "join_date", "created_at", "status")
     ordering = ("member_number",)
     http_method_names = ("get", "post", "patch", "delete", "head", "options")
