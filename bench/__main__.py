@@ -1,8 +1,15 @@
-"""`make bench` / `python -m bench`: run every benchmark in turn (PostgreSQL via DATABASE_URL)."""
+"""`make bench` / `python -m bench`: run every benchmark in turn (PostgreSQL via DATABASE_URL).
 
-import importlib
+Each benchmark runs in its own process: end_of_day sets Django up on its own database, the scale
+benchmarks on the generated one, and one process can hold only one Django configuration.
+"""
+
+import importlib.util
+import subprocess
 import sys
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 # postings and end_of_day make their own databases; the scale_* and teller_workload benchmarks read
 # the one `make bench-data` generates (bench/common.py, docs/performance.md).
 BENCHMARKS = [
@@ -17,19 +24,14 @@ BENCHMARKS = [
 def main() -> int:
     failed = []
     for name in BENCHMARKS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
+        if importlib.util.find_spec(name) is None:
             print(f"# {name}: not present, skipped", flush=True)
             continue
         print(f"# {name}", flush=True)
-        try:
-            module.main([])
-        except SystemExit as exc:  # a benchmark refusing to run (e.g. no PostgreSQL) is a failure
-            if exc.code not in (None, 0):
-                failed.append(f"{name}: {exc.code}")
+        # a benchmark refusing to run (e.g. no PostgreSQL, no generated data) is a failure
+        code = subprocess.run([sys.executable, "-m", name], cwd=ROOT, check=False).returncode  # noqa: S603
+        if code != 0:
+            failed.append(f"{name}: exit {code}")
     for line in failed:
         print(f"# FAILED {line}", file=sys.stderr)
     return 1 if failed else 0
