@@ -204,7 +204,8 @@ def test_pdf_shortens_a_description_to_its_column(history):
     )
     long = "Transfer to Chukwuemeka Nwachukwu for the school fees of all the children, second term"
     fitted = writer.fit(long, 100, 7.5)
-    assert fitted.endswith("…") and len(fitted) < len(long)
+    assert fitted.endswith("…")
+    assert len(fitted) < len(long)
     assert writer.fit("Cash deposit", 100, 7.5) == "Cash deposit"
 
 
