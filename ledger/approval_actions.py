@@ -40,7 +40,7 @@ from approvals.models import ApprovalRequest
 from approvals.registry import ActionType, register
 from approvals.selectors import approval_required
 from approvals.services import ensure_not_pending, record_result, request_approval
-from cooperative.exceptions import Conflict, ValidationFailed
+from cooperative.exceptions import Conflict, DomainError, ValidationFailed
 from cooperative.money import amount_in_words, money
 from cooperative.permissions import can_see_row
 
@@ -104,8 +104,20 @@ def _needs_approval(action_type: str, amount: Decimal, branch_id) -> bool:
     return approval_required(action_type=action_type, amount=money(amount), branch_id=branch_id)
 
 
-def _account_branch(account_id) -> object | None:
-    return Account.objects.filter(pk=services.as_uuid(account_id)).values_list("branch_id", flat=True).first()
+class _ApprovalNeeded(DomainError):
+    """Internal: raised by the gate on the locked paying account, before anything is written (a
+    DomainError, so `post_entry` leaves the caller's transaction usable); never leaves this module."""
+
+
+def _gate(action_type: str, amount):
+    """Run by the posting service on the locked account, after its own checks: one cache look-up
+    (`approval_required`), no query, so a withdrawal below the band costs nothing more."""
+
+    def gate(account: Account) -> None:
+        if approval_required(action_type=action_type, amount=amount, branch_id=account.branch_id):
+            raise _ApprovalNeeded("This needs approval.")
+
+    return gate
 
 
 def withdraw(
@@ -117,11 +129,12 @@ def withdraw(
     channel: str = "cash",
     idempotency_key: str | None = None,
     visible_to=None,
+    companion=None,
 ) -> JournalEntry | Pending:
     """A withdrawal at the counter or over the API: posted at once (a JournalEntry) when no policy
-    band applies, otherwise a PostingRequest waits for approval (`Pending`)."""
-    branch_id = _account_branch(account_id)
-    if branch_id is None or not _needs_approval(WITHDRAWAL, amount, branch_id):
+    band applies, otherwise a PostingRequest waits for approval (`Pending`). `companion`: see
+    `ledger.services.post_entry` (written only when the withdrawal is posted)."""
+    try:
         return services.withdraw(
             account_id=account_id,
             amount=amount,
@@ -130,7 +143,11 @@ def withdraw(
             channel=channel,
             idempotency_key=idempotency_key,
             visible_to=visible_to,
+            companion=companion,
+            approval_gate=_gate(WITHDRAWAL, amount),
         )
+    except _ApprovalNeeded:
+        pass
     return _request_posting(
         kind=PostingRequest.Kind.WITHDRAWAL,
         account_id=account_id,
@@ -154,8 +171,7 @@ def transfer(
     idempotency_key: str | None = None,
 ) -> JournalEntry | Pending:
     """A member-to-member transfer: posted at once, or waiting for approval (`Pending`)."""
-    branch_id = _account_branch(from_account_id)
-    if branch_id is None or not _needs_approval(TRANSFER, amount, branch_id):
+    try:
         return services.transfer(
             from_account_id=from_account_id,
             to_account_id=to_account_id,
@@ -163,7 +179,10 @@ def transfer(
             actor=actor,
             description=description,
             idempotency_key=idempotency_key,
+            approval_gate=_gate(TRANSFER, amount),
         )
+    except _ApprovalNeeded:
+        pass
     return _request_posting(
         kind=PostingRequest.Kind.TRANSFER,
         account_id=from_account_id,

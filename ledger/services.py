@@ -524,7 +524,7 @@ def open_account(
 
 
 def _member_account_guard(
-    *member_account_ids, actor, perm: str, expected_branch_id=None, visible_to=None
+    *member_account_ids, actor, perm: str, expected_branch_id=None, visible_to=None, gate=None
 ) -> Callable[[dict], None]:
     """Checks run on the locked rows: visibility, member deposit accounts, permission, branch.
 
@@ -548,6 +548,8 @@ def _member_account_guard(
                 )
         authorising = locked[member_account_ids[0]]
         _require(actor, perm, authorising.branch_id)
+        if gate is not None:  # e.g. "does this need approval?" (ledger.approval_actions), last
+            gate(authorising)
 
     return guard
 
@@ -585,6 +587,7 @@ def _counter_movement(
     visible_to,
     companion,
     default_narration: str,
+    gate=None,
 ) -> JournalEntry:
     """Money between a member's account and its branch's teller cash (or bank) GL account.
 
@@ -611,6 +614,7 @@ def _counter_movement(
             perm="ledger.post_transaction",
             expected_branch_id=branch_id,
             visible_to=visible_to,
+            gate=gate,
         ),
     )
 
@@ -662,11 +666,14 @@ def withdraw(
     branch_id=None,
     visible_to=None,
     companion: CompanionRow | None = None,
+    approval_gate: Callable[[Account], None] | None = None,
 ) -> JournalEntry:
     """Member takes out: debit the member's account, credit teller cash (or bank).
 
     The one entry point for a withdrawal (API and admin): a rule that applies to every
-    withdrawal belongs here, before `post_entry` takes its locks."""
+    withdrawal belongs here, before `post_entry` takes its locks. `approval_gate(account)` runs
+    last on the locked member account and may refuse (ledger.approval_actions routes withdrawals
+    above the policy band to an approval that way, at the cost of one cache look-up)."""
     return _counter_movement(
         kind=JournalEntry.Kind.WITHDRAWAL,
         member_side=Side.DEBIT,
@@ -681,6 +688,7 @@ def withdraw(
         visible_to=visible_to,
         companion=companion,
         default_narration="Withdrawal",
+        gate=approval_gate,
     )
 
 
@@ -692,10 +700,12 @@ def transfer(
     actor=None,
     description: str = "",
     idempotency_key: str | None = None,
+    approval_gate: Callable[[Account], None] | None = None,
 ) -> JournalEntry:
     """Member to member, same or another branch: one entry, debit source, credit destination.
 
     The sender's branch authorises; the destination may be any branch's account.
+    `approval_gate`: see `withdraw` (runs on the locked paying account).
     """
     if as_uuid(from_account_id) == as_uuid(to_account_id):
         raise ValidationFailed("Choose two different accounts.", field="to_account")
@@ -709,7 +719,7 @@ def transfer(
         actor=actor,
         idempotency_key=idempotency_key,
         guard=_member_account_guard(
-            from_account_id, to_account_id, actor=actor, perm="ledger.transfer_funds"
+            from_account_id, to_account_id, actor=actor, perm="ledger.transfer_funds", gate=approval_gate
         ),
     )
 
@@ -766,6 +776,10 @@ def freeze_account(*, account_id, reason: str, actor=None) -> Account:
     _require(actor, "ledger.freeze_account", account.branch_id)
     if account.status != Account.Status.ACTIVE:
         raise AccountNotActive(f"Account {account.account_number} is {account.status.lower()}.")
+    from approvals.services import ensure_not_pending  # lazy: approvals' models point at the ledger's
+
+    # A closure waiting for approval keeps the account as the approver saw it (409 otherwise).
+    ensure_not_pending(subject=account, action_type="account_closure")
     return _set_status(account, Account.Status.FROZEN, reason.strip(), [])
 
 

@@ -400,6 +400,21 @@ class ReverseInputSerializer(serializers.Serializer):
 # --- Documentation only ---------------------------------------------------------------------------
 
 
+class PendingApprovalSerializer(serializers.Serializer):
+    """202 Accepted: the action waits for approval (ledger.approval_actions.Pending.as_data)."""
+
+    status = serializers.ChoiceField(choices=["PENDING_APPROVAL"])
+    approval_request = serializers.UUIDField(help_text="Follow it: GET /api/v1/approvals/{id}/.")
+    posting_request = serializers.UUIDField(
+        required=False, help_text="Withdrawals and transfers: what will be posted (its amount is held)."
+    )
+    action_type = serializers.CharField(help_text="withdrawal, transfer or reversal.")
+    amount = serializers.CharField(help_text="Decimal string.")
+    required_approvers = serializers.IntegerField(help_text="Approvals needed at the current level.")
+    approval_level = serializers.CharField(help_text='e.g. "1 of 1".')
+    detail = serializers.CharField()
+
+
 class ProblemFieldErrorSerializer(serializers.Serializer):
     field = serializers.CharField(allow_null=True, help_text="Dotted path of the offending field.")
     message = serializers.CharField()

@@ -36,7 +36,8 @@ from cooperative.permissions import (
 )
 from cooperative.roles import PARTNER
 
-from .. import services
+from .. import approval_actions, services
+from ..approval_actions import Pending
 from ..exceptions import AccountNotFound, AccountNotVisible
 from ..models import Account, JournalEntry, Transaction
 from ..posting_sql import CompanionRow
@@ -48,6 +49,7 @@ from .serializers import (
     AccountPostingSerializer,
     AccountSerializer,
     JournalEntrySerializer,
+    PendingApprovalSerializer,
     PostedEntrySerializer,
     ProblemSerializer,
     ReverseInputSerializer,
@@ -190,6 +192,7 @@ class _AccountPostingView(APIView):
     (`posting_data`) while the rows are locked, so the transaction commits soon after."""
 
     parser_classes = (DecimalJSONParser,)
+    service_module = services
     service_name = ""
 
     def post_posting(self, request, pk):
@@ -208,7 +211,7 @@ class _AccountPostingView(APIView):
 
         companion = CompanionRow(pending.model, record)
         try:
-            entry = getattr(services, self.service_name)(
+            entry = getattr(self.service_module, self.service_name)(
                 account_id=pk,
                 amount=data["amount"],
                 actor=request.user,
@@ -220,6 +223,8 @@ class _AccountPostingView(APIView):
             )
         except (AccountNotVisible, AccountNotFound) as exc:
             raise Http404 from exc
+        if isinstance(entry, Pending):  # above the policy band: waits for approval (stored as is)
+            return json_response(entry.as_data(), status=status.HTTP_202_ACCEPTED)
         pending.written = companion.written
         if pending.written:
             return json_response(pending.body, status=status.HTTP_201_CREATED)
@@ -250,16 +255,20 @@ class AccountWithdrawView(_AccountPostingView):
         HasPerm.of("ledger.post_transaction"),
         PartnersPostDepositsOnly,
     )
+    # Above the withdrawal policy band the withdrawal waits for approval (202).
+    service_module = approval_actions
     service_name = "withdraw"
 
     @extend_schema(
         summary="Withdraw from a member account",
         description="Debits the member and credits teller cash or bank. The available balance "
         "(balance − held − minimum) and the daily limit must allow it (else 409). Needs "
-        "`ledger.post_transaction` (not for partner systems) and an Idempotency-Key.",
+        "`ledger.post_transaction` (not for partner systems) and an Idempotency-Key. Above the "
+        "withdrawal approval band (default ₦500,000) nothing is posted: the amount is held and the "
+        "reply is 202 with the approval request to follow (GET /api/v1/approvals/{id}/).",
         parameters=[ACCOUNT_ID, IDEMPOTENCY_KEY_PARAMETER],
         request=AccountPostingInputSerializer,
-        responses={201: AccountPostingSerializer, **POSTING_ERRORS},
+        responses={201: AccountPostingSerializer, 202: PendingApprovalSerializer, **POSTING_ERRORS},
     )
     @idempotent(record_after=True)  # every write is the ledger's, keyed by the same key
     def post(self, request, pk):
@@ -277,17 +286,19 @@ class TransferView(APIView):
     @extend_schema(
         summary="Transfer between member accounts",
         description="From a member account in your branches to any member account (any branch), as "
-        "one journal entry. Needs `ledger.transfer_funds` and an Idempotency-Key.",
+        "one journal entry. Needs `ledger.transfer_funds` and an Idempotency-Key. Above the transfer "
+        "approval band (default ₦1,000,000) the amount is held and the reply is 202 with the approval "
+        "request to follow.",
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
         request=TransferInputSerializer,
-        responses={201: TransferResultSerializer, **POSTING_ERRORS},
+        responses={201: TransferResultSerializer, 202: PendingApprovalSerializer, **POSTING_ERRORS},
     )
     @idempotent
     def post(self, request):
         serializer = TransferInputSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        entry = services.transfer(
+        entry = approval_actions.transfer(
             from_account_id=data["from_account"].pk,
             to_account_id=data["to_account"].pk,
             amount=data["amount"],
@@ -295,6 +306,8 @@ class TransferView(APIView):
             description=data["description"],
             idempotency_key=service_idempotency_key(request),
         )
+        if isinstance(entry, Pending):
+            return Response(entry.as_data(), status=status.HTTP_202_ACCEPTED)
         result = _with_legs(entry)
         result.from_account = _account_of(result, data["from_account"].pk)
         result.to_account = _account_of(result, data["to_account"].pk)
@@ -398,17 +411,21 @@ class JournalEntryReverseView(APIView):
     @extend_schema(
         summary="Reverse a journal entry",
         description="Posts the mirror entry (every leg on the other side), once per entry, with a "
-        "reason. Needs `ledger.reverse_transaction` (ACCOUNTANT) and an Idempotency-Key.",
+        "reason. Needs `ledger.reverse_transaction` (ACCOUNTANT) and an Idempotency-Key. Under the "
+        "reversal approval policy (default: every reversal) nothing is posted yet: the reply is 202 "
+        "and a manager's approval posts the mirror entry (409 while one is already waiting).",
         parameters=[ENTRY_ID, IDEMPOTENCY_KEY_PARAMETER],
         request=ReverseInputSerializer,
-        responses={201: PostedEntrySerializer, **POSTING_ERRORS},
+        responses={201: PostedEntrySerializer, 202: PendingApprovalSerializer, **POSTING_ERRORS},
     )
     @idempotent
     def post(self, request, pk):
         entry = get_scoped_object_or_404(JournalEntry.objects.all(), request.user, pk=pk)
         serializer = ReverseInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        reversal = services.reverse_entry(
+        reversal = approval_actions.reverse_entry(
             entry_id=entry.pk, reason=serializer.validated_data["reason"], actor=request.user
         )
+        if isinstance(reversal, Pending):
+            return Response(reversal.as_data(), status=status.HTTP_202_ACCEPTED)
         return Response(PostedEntrySerializer(_with_legs(reversal)).data, status=status.HTTP_201_CREATED)

@@ -397,16 +397,26 @@ def test_transfer_overdraw_is_409_and_wrong_currency_is_400(api_as, teller, bran
 # --- Reversals ------------------------------------------------------------------------------------
 
 
-def test_accountant_reverses_an_entry_once(api_as, teller, accountant, branch):
+def test_accountant_reverses_an_entry_once(api_as, teller, accountant, manager, branch):
     account = make_account(branch)
     deposit = post(api_as(teller), deposit_url(account), {"amount": "700.00"}).json()
     client = api_as(accountant)
     url = f"/api/v1/journal-entries/{deposit['id']}/reverse/"
     response = post(client, url, {"reason": "Posted to the wrong member"})
-    assert response.status_code == 201, response.json()
-    body = response.json()
-    assert body["kind"] == "REVERSAL"
-    assert body["reverses"] == deposit["id"]
+    # every reversal waits for a manager's approval (default policy): nothing is posted yet
+    assert response.status_code == 202, response.json()
+    assert response.json()["status"] == "PENDING_APPROVAL"
+    assert balance(account) == D("700.00")
+    decided = post(
+        api_as(manager),
+        f"/api/v1/approvals/{response.json()['approval_request']}/decide/",
+        {"decision": "APPROVED"},
+    )
+    assert decided.status_code == 200, decided.json()
+    mirror = JournalEntry.objects.get(reverses_id=deposit["id"])
+    assert decided.json()["transaction"] == str(mirror.pk)
+    body = {"id": str(mirror.pk)}
+    assert (mirror.kind, mirror.posted_by) == ("REVERSAL", accountant)
     assert balance(account) == D("0.00")
     # a second reversal (new key) is refused
     again = post(client, url, {"reason": "again"})

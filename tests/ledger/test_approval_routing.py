@@ -326,6 +326,12 @@ def test_closing_an_account_with_money_waits_and_blocks_other_changes(branch, ma
     with pytest.raises(SubjectPendingApproval):
         close(funded, manager2, sweep=savings)
 
+    # and so is a freeze, which would make the approved closure fail
+    with pytest.raises(SubjectPendingApproval):
+        services.freeze_account(account_id=funded.pk, reason="Dispute", actor=manager2)
+    funded.refresh_from_db()
+    assert funded.status == Account.Status.ACTIVE
+
     # the approver does it: one sweep entry, then closed
     approved = approve(pending, manager2)
     funded.refresh_from_db()
@@ -404,3 +410,23 @@ def test_internal_reversals_stay_direct(branch):
     mirror = services.reverse_entry(entry_id=entry.pk, reason="System correction")
     assert mirror.reverses == entry
     assert not ApprovalRequest.objects.exists()
+
+
+def test_the_gate_costs_no_query_below_the_band(rich, teller):
+    # with the policy table cached, a routed withdrawal below the band makes the queries of a direct
+    # one plus one cache look-up (the gate on the locked row), never a policy query
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from approvals.selectors import approval_required
+
+    approval_required(action_type="withdrawal", amount=D("1.00"), branch_id=rich.branch_id)  # warm
+    services.withdraw(account_id=rich.pk, amount=D("10.00"), actor=teller)  # warm the rest
+    with CaptureQueriesContext(connection) as direct:
+        services.withdraw(account_id=rich.pk, amount=D("10.00"), actor=teller)
+    with CaptureQueriesContext(connection) as routed:
+        withdraw(rich, "10.00", teller)
+    assert len(routed.captured_queries) == len(direct.captured_queries) + 1
+    # the one addition is the policy cache's round trip (the test settings use the database cache)
+    assert sum("approvals:policy-version" in q["sql"] for q in routed.captured_queries) == 1
+    assert not any("approvals_approvalpolicy" in q["sql"] for q in routed.captured_queries)

@@ -137,7 +137,7 @@ def test_the_key_reaches_the_ledger_so_it_cannot_post_twice_even_without_the_rec
     assert balance(account) == D("75.00")
 
 
-def test_transfer_and_reversal_replays_post_once(api_as, teller, accountant, branch):
+def test_transfer_and_reversal_replays_post_once(api_as, teller, accountant, manager, branch):
     source = make_account(branch, balance="1000.00")
     target = make_account(branch)
     body = {"from_account": str(source.pk), "to_account": str(target.pk), "amount": "250.00"}
@@ -150,7 +150,12 @@ def test_transfer_and_reversal_replays_post_once(api_as, teller, accountant, bra
     acc = api_as(accountant)
     first = acc.post(url, {"reason": "Wrong member"}, format="json", HTTP_IDEMPOTENCY_KEY="r-1")
     second = acc.post(url, {"reason": "Wrong member"}, format="json", HTTP_IDEMPOTENCY_KEY="r-1")
-    assert first.status_code == second.status_code == 201
+    # the reversal waits for approval: the replay returns the same 202 and asks nothing again
+    assert first.status_code == second.status_code == 202
     assert first.json() == second.json()
+    assert balance(target) == D("250.00")
+    decide = f"/api/v1/approvals/{first.json()['approval_request']}/decide/"
+    for _ in range(2):  # a replayed decision posts nothing twice either
+        api_as(manager).post(decide, {"decision": "APPROVED"}, format="json", HTTP_IDEMPOTENCY_KEY="a-1")
     assert balance(target) == D("0.00")
     assert JournalEntry.objects.filter(kind="REVERSAL").count() == 1
