@@ -274,3 +274,22 @@ def approval_required(*, action_type: str, amount: Decimal, branch_id, product_r
     return (
         matching_band(bands, amount=Decimal(amount), branch_id=branch_id, product_ref=product_ref) is not None
     )
+
+
+def approval_checker(*, action_type: str):
+    """`approval_required` in two steps: the cache round trip now, the decision later without any
+    I/O, e.g. on a row the caller has locked meanwhile (the ledger's posting gate), so no lock is
+    held across the cache call. Returns `required(amount=, branch_id=, product_ref="") -> bool`."""
+    try:
+        action = registry.get_action(action_type)
+    except LookupError:
+        action = None
+    if action is not None and action.always_required:
+        return lambda *, amount, branch_id, product_ref="": True
+    bands = _policy_table().get(action_type, [])
+
+    def required(*, amount, branch_id, product_ref: str = "") -> bool:
+        band = matching_band(bands, amount=Decimal(amount), branch_id=branch_id, product_ref=product_ref)
+        return band is not None
+
+    return required

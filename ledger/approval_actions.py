@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from approvals.models import ApprovalRequest
 from approvals.registry import ActionType, register
-from approvals.selectors import approval_required
+from approvals.selectors import approval_checker, approval_required
 from approvals.services import ensure_not_pending, record_result, request_approval
 from cooperative.exceptions import Conflict, DomainError, ValidationFailed
 from cooperative.money import amount_in_words, money
@@ -110,11 +110,13 @@ class _ApprovalNeeded(DomainError):
 
 
 def _gate(action_type: str, amount):
-    """Run by the posting service on the locked account, after its own checks: one cache look-up
-    (`approval_required`), no query, so a withdrawal below the band costs nothing more."""
+    """Run by the posting service on the locked paying account, after its own checks. The policy
+    table is read from the cache now, before any lock is taken; the gate itself does no I/O, so a
+    withdrawal below the band holds its locks no longer than before."""
+    required = approval_checker(action_type=action_type)
 
     def gate(account: Account) -> None:
-        if approval_required(action_type=action_type, amount=amount, branch_id=account.branch_id):
+        if required(amount=amount, branch_id=account.branch_id):
             raise _ApprovalNeeded("This needs approval.")
 
     return gate
