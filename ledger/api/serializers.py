@@ -400,7 +400,7 @@ class ReverseInputSerializer(serializers.Serializer):
 # --- Documentation only ---------------------------------------------------------------------------
 
 
-class PendingApprovalSerializer(serializers.Serializer):
+class LedgerPendingApprovalSerializer(serializers.Serializer):
     """202 Accepted: the action waits for approval (ledger.approval_actions.Pending.as_data)."""
 
     status = serializers.ChoiceField(choices=["PENDING_APPROVAL"])

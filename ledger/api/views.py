@@ -49,7 +49,7 @@ from .serializers import (
     AccountPostingSerializer,
     AccountSerializer,
     JournalEntrySerializer,
-    PendingApprovalSerializer,
+    LedgerPendingApprovalSerializer,
     PostedEntrySerializer,
     ProblemSerializer,
     ReverseInputSerializer,
@@ -268,7 +268,7 @@ class AccountWithdrawView(_AccountPostingView):
         "reply is 202 with the approval request to follow (GET /api/v1/approvals/{id}/).",
         parameters=[ACCOUNT_ID, IDEMPOTENCY_KEY_PARAMETER],
         request=AccountPostingInputSerializer,
-        responses={201: AccountPostingSerializer, 202: PendingApprovalSerializer, **POSTING_ERRORS},
+        responses={201: AccountPostingSerializer, 202: LedgerPendingApprovalSerializer, **POSTING_ERRORS},
     )
     @idempotent(record_after=True)  # every write is the ledger's, keyed by the same key
     def post(self, request, pk):
@@ -291,7 +291,7 @@ class TransferView(APIView):
         "request to follow.",
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
         request=TransferInputSerializer,
-        responses={201: TransferResultSerializer, 202: PendingApprovalSerializer, **POSTING_ERRORS},
+        responses={201: TransferResultSerializer, 202: LedgerPendingApprovalSerializer, **POSTING_ERRORS},
     )
     @idempotent
     def post(self, request):
@@ -416,7 +416,7 @@ class JournalEntryReverseView(APIView):
         "and a manager's approval posts the mirror entry (409 while one is already waiting).",
         parameters=[ENTRY_ID, IDEMPOTENCY_KEY_PARAMETER],
         request=ReverseInputSerializer,
-        responses={201: PostedEntrySerializer, 202: PendingApprovalSerializer, **POSTING_ERRORS},
+        responses={201: PostedEntrySerializer, 202: LedgerPendingApprovalSerializer, **POSTING_ERRORS},
     )
     @idempotent
     def post(self, request, pk):
