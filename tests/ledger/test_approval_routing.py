@@ -426,7 +426,12 @@ def test_the_gate_costs_no_query_below_the_band(rich, teller):
         services.withdraw(account_id=rich.pk, amount=D("10.00"), actor=teller)
     with CaptureQueriesContext(connection) as routed:
         withdraw(rich, "10.00", teller)
-    assert len(routed.captured_queries) == len(direct.captured_queries) + 1
-    # the one addition is the policy cache's round trip (the test settings use the database cache)
-    assert sum("approvals:policy-version" in q["sql"] for q in routed.captured_queries) == 1
+    from django.conf import settings
+
+    if settings.CACHES["default"]["BACKEND"].endswith("DatabaseCache"):
+        # the one addition is the policy cache's round trip, a query on the database cache
+        assert len(routed.captured_queries) == len(direct.captured_queries) + 1
+        assert sum("approvals:policy-version" in q["sql"] for q in routed.captured_queries) == 1
+    else:  # Redis (CI, production): the cache look-up is no SQL at all
+        assert len(routed.captured_queries) == len(direct.captured_queries)
     assert not any("approvals_approvalpolicy" in q["sql"] for q in routed.captured_queries)
