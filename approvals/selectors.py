@@ -9,6 +9,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from cooperative.authz import user_authz
 from cooperative.models import User
 from cooperative.permissions import check_branch_allowed, scope_queryset, sees_all_branches, user_branch_ids
 from cooperative.roles import ADMIN
@@ -33,7 +34,8 @@ def user_roles(user) -> frozenset[str]:
         return frozenset()
     cached = getattr(user, "_approval_roles_cache", None)
     if cached is None:
-        names = set(user.groups.values_list("name", flat=True))
+        authz = user_authz(user)  # the shared cache of groups/permissions/branches (no query when warm)
+        names = set(authz.group_names) if authz is not None else set()
         if user.is_superuser:
             names.add(ADMIN)
         cached = frozenset(names)
