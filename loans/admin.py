@@ -16,7 +16,8 @@ from decimal import Decimal
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Exists, OuterRef, Prefetch
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -47,7 +48,7 @@ from .forms import (
     ReportForm,
     preview_schedule,
 )
-from .models import ArrearsBucket, Loan, LoanPayment, LoanProduct
+from .models import ArrearsBucket, Guarantor, Loan, LoanPayment, LoanProduct
 
 PENDING_SESSION_KEY = "loans_pending_repayments"
 # The request being rendered by LoanAdmin.change_view (the read-only tables show links by permission).
@@ -362,6 +363,20 @@ ACTIONS = {
 }
 
 
+def _approval_requests_of(loan: Loan) -> list:
+    """The loan's approval requests with their decisions, read once per loan object (the action
+    buttons and the Approvals panel both show them)."""
+    cached = loan.__dict__.get("_admin_approval_requests")
+    if cached is None:
+        from approvals.models import Approval
+        from approvals.selectors import requests_for
+
+        decisions = Prefetch("approvals", queryset=Approval.objects.select_related("approver"))
+        cached = list(requests_for(subject=loan).select_related("requested_by").prefetch_related(decisions))
+        loan.__dict__["_admin_approval_requests"] = cached
+    return cached
+
+
 @admin.register(Loan)
 class LoanAdmin(ScopedHistoryAdmin):
     list_display = (
@@ -558,7 +573,7 @@ class LoanAdmin(ScopedHistoryAdmin):
 
     @admin.display(description="Guarantors")
     def guarantors_table(self, obj: Loan):
-        guarantors = list(obj.guarantors.select_related("member"))
+        guarantors = list(obj.guarantors.all())  # prefetched with their members on the loan page
         if not guarantors:
             return "No guarantors."
         request = _current_request.get()
@@ -643,11 +658,7 @@ class LoanAdmin(ScopedHistoryAdmin):
     def approvals_table(self, obj: Loan):
         """The loan's approval requests (approval, disbursement, write-off): where each stands and
         who decided what, with a link to the decision page."""
-        from approvals.selectors import requests_for
-
-        requests = list(
-            requests_for(subject=obj).select_related("requested_by").prefetch_related("approvals__approver")
-        )
+        requests = _approval_requests_of(obj)
         if not requests:
             return "No approval asked yet."
         return format_html(
@@ -681,10 +692,10 @@ class LoanAdmin(ScopedHistoryAdmin):
     def buttons_for(self, request, loan: Loan) -> list[dict]:
         """The steps this person may take now. A pending approval request freezes the loan (only
         its deciders get Approve / Reject, which decide that request); the others wait for it."""
-        from approvals.selectors import can_decide, requests_for
+        from approvals.selectors import can_decide
 
         services = _services()
-        pending = list(requests_for(subject=loan).filter(status="PENDING"))
+        pending = [r for r in _approval_requests_of(loan) if r.status == "PENDING"]
         to_decide = next((r for r in pending if r.action_type == "loan_approval"), None)
         buttons = []
         for action in ACTIONS.values():
@@ -700,10 +711,35 @@ class LoanAdmin(ScopedHistoryAdmin):
             buttons.append({"name": action.name, "label": action.label, "url": self._url(action.name, loan)})
         return buttons
 
+    def _page_loan_or_404(self, request, object_id) -> Loan:
+        """The loan page's loan, read once (scoped, 404 like `_loan_or_404`) with the rows its
+        read-only panels show: the joined foreign keys, the schedule and the guarantors."""
+        queryset = (
+            self.get_queryset(request)
+            .select_related(*self.list_select_related)
+            .prefetch_related("schedule", Prefetch("guarantors", Guarantor.objects.select_related("member")))
+        )
+        try:
+            loan = queryset.filter(pk=object_id).first()
+        except (ValueError, TypeError, DjangoValidationError):  # an id that is not a UUID
+            loan = None
+        if loan is None or not self.has_view_or_change_permission(request, loan):
+            raise Http404
+        return loan
+
+    def get_object(self, request, object_id, from_field=None):
+        # The change form gets the loan the page already read (see change_view), not a second copy.
+        page_loan = getattr(request, "_coop_loan_page", None)
+        if page_loan is not None and from_field is None and str(page_loan.pk) == str(object_id):
+            return page_loan
+        return super().get_object(request, object_id, from_field)
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        loan = self._loan_or_404(request, object_id)
         if request.method == "POST":
+            self._loan_or_404(request, object_id)  # out-of-scope ids still answer 404
             raise PermissionDenied  # a loan changes only through the action buttons (the services)
+        loan = self._page_loan_or_404(request, object_id)
+        request._coop_loan_page = loan
         token = _current_request.set(request)
         extra_context = {
             **(extra_context or {}),

@@ -524,3 +524,24 @@ def test_a_pledge_can_be_removed_before_approval(login, officer, product, borrow
     assert response.status_code == 302
     pledge.refresh_from_db()
     assert pledge.status == pledge.Status.WITHDRAWN
+
+
+def test_the_loan_page_reads_each_panel_once(
+    login, officer, manager, product, borrower, branch, django_assert_max_num_queries
+):
+    # Issue 6: ≤ 12 queries per admin page. The page's loan is read once with its foreign keys,
+    # schedule and guarantors; the buttons and the Approvals panel share one read of the requests.
+    from django.conf import settings
+
+    guarantors = [(make_member(branch, savings="60000", first_name=f"G{i}"), "20000") for i in range(3)]
+    loan = make_loan(
+        member=borrower, product=product, officer=officer, manager=manager, guarantors=guarantors
+    )
+    client = login(manager)
+    client.get(change_url(loan))  # warm: session touch, content types
+    budget = 12 + settings.CACHES["default"]["BACKEND"].endswith("DatabaseCache")  # DB cache: +1 query
+    with django_assert_max_num_queries(budget):
+        page = client.get(change_url(loan))
+    assert page.status_code == 200
+    assert page.content.decode().count("G0") >= 1
+    assert 'id="loans-guarantors"' in page.content.decode()
