@@ -122,6 +122,15 @@ def _gate(action_type: str, amount):
     return gate
 
 
+def _post_or_request(action_type: str, post, **request) -> JournalEntry | Pending:
+    """Post at once through `post(approval_gate)` when no policy band applies; when the gate on the
+    locked account says approval is needed (nothing written yet), file a PostingRequest instead."""
+    try:
+        return post(_gate(action_type, request["amount"]))
+    except _ApprovalNeeded:
+        return _request_posting(**request)
+
+
 def withdraw(
     *,
     account_id,
@@ -136,8 +145,9 @@ def withdraw(
     """A withdrawal at the counter or over the API: posted at once (a JournalEntry) when no policy
     band applies, otherwise a PostingRequest waits for approval (`Pending`). `companion`: see
     `ledger.services.post_entry` (written only when the withdrawal is posted)."""
-    try:
-        return services.withdraw(
+    return _post_or_request(
+        WITHDRAWAL,
+        lambda gate: services.withdraw(
             account_id=account_id,
             amount=amount,
             actor=actor,
@@ -146,11 +156,8 @@ def withdraw(
             idempotency_key=idempotency_key,
             visible_to=visible_to,
             companion=companion,
-            approval_gate=_gate(WITHDRAWAL, amount),
-        )
-    except _ApprovalNeeded:
-        pass
-    return _request_posting(
+            approval_gate=gate,
+        ),
         kind=PostingRequest.Kind.WITHDRAWAL,
         account_id=account_id,
         to_account_id=None,
@@ -173,19 +180,17 @@ def transfer(
     idempotency_key: str | None = None,
 ) -> JournalEntry | Pending:
     """A member-to-member transfer: posted at once, or waiting for approval (`Pending`)."""
-    try:
-        return services.transfer(
+    return _post_or_request(
+        TRANSFER,
+        lambda gate: services.transfer(
             from_account_id=from_account_id,
             to_account_id=to_account_id,
             amount=amount,
             actor=actor,
             description=description,
             idempotency_key=idempotency_key,
-            approval_gate=_gate(TRANSFER, amount),
-        )
-    except _ApprovalNeeded:
-        pass
-    return _request_posting(
+            approval_gate=gate,
+        ),
         kind=PostingRequest.Kind.TRANSFER,
         account_id=from_account_id,
         to_account_id=to_account_id,
