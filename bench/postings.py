@@ -98,13 +98,15 @@ with connection.cursor() as cursor:
     cursor.execute(CREATE_TABLE)
 branch, _ = Branch.objects.get_or_create(code="BNCH1", defaults={"name": "Bench Branch"})
 services.bootstrap_branch_ledger(branch_id=branch.pk)
-user = User.objects.filter(email="bench-teller@coopdesk.local").first()
-if user is None:
-    user = User(email="bench-teller@coopdesk.local", is_staff=True)
-    user.set_password(PASSWORD)
-    user.save()
-user.groups.add(Group.objects.get(name="TELLER"))
-user.branches.add(branch)
+for t in range(TELLERS):
+    email = "bench-teller@coopdesk.local" if t == 0 else f"bench-teller-{t}@coopdesk.local"
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        user = User(email=email, first_name="Bench", last_name=f"Teller {t}", is_staff=True)
+        user.set_password(PASSWORD)
+        user.save()
+    user.groups.add(Group.objects.get(name="TELLER"))
+    user.branches.add(branch)
 ids = []
 for i in range(COUNT):
     number = f"BNCH{i:06d}"
@@ -148,15 +150,18 @@ def request(conn, method: str, path: str, body: dict | None, headers: dict) -> t
     return response.status, response.read()
 
 
-def run_load(port: int, token: str, accounts: list[str], kind: str, clients: int, duration: float) -> dict:
-    """`clients` threads, each with its own keep-alive connection and its own accounts."""
+def run_load(
+    port: int, tokens: list[str], accounts: list[str], kind: str, clients: int, duration: float
+) -> dict:
+    """`clients` threads, each with its own keep-alive connection and its own accounts; client i
+    is teller i (modulo the number of tellers), as at a branch's counters."""
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
     stop_at = time.monotonic() + duration
-    auth = {"Authorization": f"Bearer {token}"}
 
     def client(index: int) -> None:
+        auth = {"Authorization": f"Bearer {tokens[index % len(tokens)]}"}
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         mine = accounts[index::clients] or accounts
         local, local_errors, n = [], [], 0
@@ -278,6 +283,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
         help="Cache for the server (as in production); '' for the database cache.",
     )
     parser.add_argument("--accounts", type=int, default=64)
+    parser.add_argument(
+        "--tellers",
+        type=int,
+        default=0,
+        help="Tellers posting (each at their own till); default one per client of the largest count.",
+    )
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or DEFAULT_DB)
     parser.add_argument("--no-withdrawals", action="store_true")
     args = parser.parse_args(argv)
@@ -289,7 +300,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     manage(env, "migrate", "--noinput", "-v0")
     manage(env, "createcachetable")
     manage(env, "bootstrap_roles", "-v0")
-    script = SETUP_SCRIPT.replace("PASSWORD", repr(PASSWORD)).replace("COUNT", str(args.accounts))
+    client_counts = [int(c) for c in args.clients.split(",")]
+    tellers = args.tellers or max(client_counts)
+    script = (
+        SETUP_SCRIPT.replace("PASSWORD", repr(PASSWORD))
+        .replace("COUNT", str(args.accounts))
+        .replace("TELLERS", str(tellers))
+    )
     out = manage(env, "shell", "-c", script)
     accounts = json.loads(out.split("IDS=", 1)[1].strip())
 
@@ -320,22 +337,22 @@ def main(argv: list[str] | None = None) -> list[dict]:
         wait_for(port)
         sampler.start()
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        status, body = request(
-            conn,
-            "POST",
-            "/api/v1/auth/token/",
-            {"email": "bench-teller@coopdesk.local", "password": PASSWORD},
-            {},
-        )
-        if status != 200:
-            raise SystemExit(f"login failed: {status} {body!r}")
-        token = json.loads(body)["access"]
-        # Warm up every worker's connections and caches.
-        run_load(port, token, accounts, "baseline", 8, 2.0)
-        run_load(port, token, accounts, "deposits", 8, 2.0)
-        for clients in [int(c) for c in args.clients.split(",")]:
-            base = run_load(port, token, accounts, "baseline", clients, args.duration)
-            dep = run_load(port, token, accounts, "deposits", clients, args.duration)
+        tokens = []
+        for t in range(tellers):
+            email = "bench-teller@coopdesk.local" if t == 0 else f"bench-teller-{t}@coopdesk.local"
+            status, body = request(
+                conn, "POST", "/api/v1/auth/token/", {"email": email, "password": PASSWORD}, {}
+            )
+            if status != 200:
+                raise SystemExit(f"login failed: {status} {body!r}")
+            tokens.append(json.loads(body)["access"])
+        emit(results, "tellers", tellers, "count")
+        # Warm up every worker's connections and caches (and open every teller's till).
+        run_load(port, tokens, accounts, "baseline", 8, 2.0)
+        run_load(port, tokens, accounts, "deposits", max(8, tellers), 2.0)
+        for clients in client_counts:
+            base = run_load(port, tokens, accounts, "baseline", clients, args.duration)
+            dep = run_load(port, tokens, accounts, "deposits", clients, args.duration)
             tag = f"c{clients}"
             emit(results, f"baseline_select_for_update_insert_per_s_{tag}", base["per_second"], "req/s")
             emit(results, f"baseline_p50_{tag}", base["p50_ms"], "ms")
@@ -348,7 +365,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             if dep["errors"]:
                 print(json.dumps({"deposit_error_sample": dep["error_sample"]}), flush=True)
             if not args.no_withdrawals:
-                wd = run_load(port, token, accounts, "withdrawals", clients, args.duration)
+                wd = run_load(port, tokens, accounts, "withdrawals", clients, args.duration)
                 emit(results, f"api_withdrawals_per_s_{tag}", wd["per_second"], "req/s", base["per_second"])
                 emit(results, f"api_withdrawal_p50_{tag}", wd["p50_ms"], "ms", base["p50_ms"])
                 emit(results, f"api_withdrawal_p99_{tag}", wd["p99_ms"], "ms", base["p99_ms"])
@@ -371,6 +388,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 "workers": args.workers,
                 "worker_class": args.worker_class,
                 "duration_s": args.duration,
+                "tellers": tellers,
                 "results": results,
             },
             indent=2,

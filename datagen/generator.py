@@ -279,10 +279,11 @@ class Generator:
                         user.groups.add(groups[role])
                 bucket.append(user.pk)
         # GL accounts: locked, with their current balance (append mode: they may hold money already).
+        # Generated cash goes through each branch's vault, not through tellers' tills.
         branch_index = {b.pk: i for i, b in enumerate(self.branches)}
         gl_rows = (
             Account.objects.select_for_update()
-            .filter(branch_id__in=list(branch_index), member__isnull=True)
+            .filter(branch_id__in=list(branch_index), member__isnull=True, till_teller__isnull=True)
             .order_by("pk")
             .values_list("pk", "branch_id", "gl_code", "normal_balance", "balance")
         )

@@ -38,9 +38,10 @@ from .forms import (
     OpenAccountForm,
     ReasonForm,
     StatementForm,
+    TillCashForm,
     TransferForm,
 )
-from .models import Account, Hold, JournalEntry, PostingRequest, Side, Transaction
+from .models import Account, AccountType, Hold, JournalEntry, PostingRequest, Side, Transaction
 from .services import DEPOSIT_ACCOUNT_TYPES
 from .statements import account_statement, export_detail, statement_http_response
 
@@ -85,7 +86,10 @@ MONEY_ACTIONS = {
     "deposit": MoneyAction("deposit", "Deposit", "ledger.post_transaction", MoneyMovementForm),
     "withdraw": MoneyAction("withdraw", "Withdrawal", "ledger.post_transaction", MoneyMovementForm),
     "transfer": MoneyAction("transfer", "Transfer", "ledger.transfer_funds", TransferForm),
+    # Teller cash only: the vault and the tellers' tills.
+    "till": MoneyAction("till", "Cash movement", "ledger.manage_tills", TillCashForm),
 }
+MEMBER_MONEY_ACTIONS = ("deposit", "withdraw", "transfer")
 
 
 class AmountRangeFilter(admin.SimpleListFilter):
@@ -209,7 +213,7 @@ class AccountAdmin(ScopedHistoryAdmin):
     actions = ("freeze_selected", "unfreeze_selected", "close_selected")
     EDITABLE_FIELDS = ("name", "minimum_balance", "daily_withdrawal_limit")
     fieldsets = (
-        (None, {"fields": ("account_number", "name", "member", "type", "branch", "currency")}),
+        (None, {"fields": ("account_number", "name", "member", "type", "till_teller", "branch", "currency")}),
         ("Status", {"fields": ("status", "status_reason", "opened_at", "closed_at")}),
         ("Money", {"fields": ("balance", "held_amount", "available")}),
         ("Product rules", {"fields": ("minimum_balance", "daily_withdrawal_limit")}),
@@ -220,6 +224,7 @@ class AccountAdmin(ScopedHistoryAdmin):
         "account_number",
         "member",
         "type",
+        "till_teller",
         "branch",
         "currency",
         "status",
@@ -299,12 +304,19 @@ class AccountAdmin(ScopedHistoryAdmin):
         account = self._account_or_404(request, object_id)
         buttons = []
         if account.type in DEPOSIT_ACCOUNT_TYPES and account.status == Account.Status.ACTIVE:
-            for action in MONEY_ACTIONS.values():
+            for name in MEMBER_MONEY_ACTIONS:
+                action = MONEY_ACTIONS[name]
                 if request.user.has_perm(action.permission):
                     label = "Withdraw" if action.name == "withdraw" else action.label
                     buttons.append(
                         {"name": action.name, "label": label, "url": self._url(action.name, account)}
                     )
+        if (
+            account.type == AccountType.TELLER_CASH
+            and account.status == Account.Status.ACTIVE
+            and request.user.has_perm("ledger.manage_tills")
+        ):
+            buttons.append({"name": "till", "label": "Move cash", "url": self._url("till", account)})
         if request.user.has_perm("ledger.export_statement"):
             buttons.append(
                 {"name": "statement", "label": "Statement", "url": self._url("statement", account)}
@@ -335,6 +347,12 @@ class AccountAdmin(ScopedHistoryAdmin):
                 wrap(self.money_view),
                 {"action": "transfer"},
                 name="{}_{}_transfer".format(*info),
+            ),
+            path(
+                "<path:object_id>/move-cash/",
+                wrap(self.money_view),
+                {"action": "till"},
+                name="{}_{}_till".format(*info),
             ),
             path(
                 "<path:object_id>/statement/",
@@ -374,7 +392,10 @@ class AccountAdmin(ScopedHistoryAdmin):
         if not request.user.has_perm(spec.permission):
             raise PermissionDenied
         change_url = reverse("admin:ledger_account_change", args=[account.pk])
-        if account.type not in DEPOSIT_ACCOUNT_TYPES:
+        if spec.name == "till" and account.type != AccountType.TELLER_CASH:
+            messages.error(request, "Cash moves between the vault and the tellers' tills only.")
+            return HttpResponseRedirect(change_url)
+        if spec.name != "till" and account.type not in DEPOSIT_ACCOUNT_TYPES:
             messages.error(request, "Deposits, withdrawals and transfers are for member deposit accounts.")
             return HttpResponseRedirect(change_url)
         if request.method == "POST" and request.POST.get("confirmation_token"):
@@ -393,8 +414,8 @@ class AccountAdmin(ScopedHistoryAdmin):
         return self._form_page(request, account, spec, form)
 
     def _money_form(self, spec: MoneyAction, account: Account, data):
-        if spec.name == "transfer":
-            return TransferForm(data, source=account)
+        if spec.name in ("transfer", "till"):
+            return spec.form_class(data, source=account)
         return MoneyMovementForm(data)
 
     def _payload(self, spec: MoneyAction, account: Account, form) -> dict:
@@ -408,6 +429,8 @@ class AccountAdmin(ScopedHistoryAdmin):
         if spec.name == "transfer":
             payload["to_account_id"] = str(data["to_account_number"].pk)
             payload["to_account_number"] = data["to_account_number"].account_number
+        elif spec.name == "till":
+            payload["to_account_id"] = str(data["to_account"].pk)
         else:
             payload["channel"] = data["channel"]
         return payload
@@ -424,6 +447,8 @@ class AccountAdmin(ScopedHistoryAdmin):
         target = None
         if spec.name == "transfer":
             target = form.cleaned_data["to_account_number"]
+        elif spec.name == "till":
+            target = form.cleaned_data["to_account"]
         channel_label = dict(MoneyMovementForm.base_fields["channel"].choices).get(payload.get("channel"), "")
         action_type = {"withdraw": approval_actions.WITHDRAWAL, "transfer": approval_actions.TRANSFER}.get(
             spec.name
@@ -475,6 +500,7 @@ class AccountAdmin(ScopedHistoryAdmin):
                 request.session[PENDING_SESSION_KEY] = pending
                 data = {key: payload.get(key, "") for key in ("amount", "description", "channel")}
                 data["to_account_number"] = payload.get("to_account_number", "")
+                data["to_account"] = payload.get("to_account_id", "")
                 form = self._money_form(spec, account, data)
                 form.is_valid()
                 field = exc.field if exc.field in form.fields else None
@@ -504,6 +530,10 @@ class AccountAdmin(ScopedHistoryAdmin):
             "description": payload["description"],
             "idempotency_key": idempotency_key,
         }
+        if payload["action"] == "till":
+            return services.move_till_cash(
+                from_account_id=account.pk, to_account_id=uuid.UUID(payload["to_account_id"]), **common
+            )
         if payload["action"] == "transfer":
             return approval_actions.transfer(
                 from_account_id=account.pk, to_account_id=uuid.UUID(payload["to_account_id"]), **common

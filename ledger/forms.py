@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django import forms
+from django.db.models import F
 from django.utils import timezone
 
 from cooperative.money import parse_amount
@@ -73,6 +74,28 @@ class TransferForm(forms.Form):
         if target.pk == self.source.pk:
             raise forms.ValidationError("Choose a different account from the one you are paying from.")
         return target
+
+
+class TillCashForm(forms.Form):
+    """Cash between the vault and a till of one branch (a float, cash returned at close)."""
+
+    to_account = forms.ModelChoiceField(
+        label="To",
+        queryset=Account.objects.none(),
+        help_text="The vault or the teller's till that receives the cash.",
+    )
+    amount = AmountField(help_text="In naira, e.g. 15000 or 15,000.50.")
+    description = forms.CharField(max_length=200, required=False, help_text="e.g. Morning float, End of day.")
+
+    def __init__(self, *args, source: Account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_account"].queryset = (
+            Account.objects.filter(
+                branch_id=source.branch_id, type=AccountType.TELLER_CASH, status=Account.Status.ACTIVE
+            )
+            .exclude(pk=source.pk)
+            .order_by(F("till_teller").asc(nulls_first=True), "name")
+        )
 
 
 class ReasonForm(forms.Form):

@@ -14,10 +14,15 @@ from .models import Account, Hold
 class BranchGL:
     """The internal GL account `gl_code` of the branch that keeps account `of` (e.g. the teller
     cash of a member account's branch). `post_entry` finds it in the same locking read as the
-    other accounts of the entry, so a deposit needs no lookup of the member's branch first."""
+    other accounts of the entry, so a deposit needs no lookup of the member's branch first.
+
+    `till_teller` (a user pk, teller cash only): that teller's till in the branch instead of the
+    branch's vault. Cash postings of different tellers then lock different rows and run side by
+    side; the vault and every till together are the branch's teller cash."""
 
     gl_code: str
     of: object  # uuid.UUID of the account whose branch counts
+    till_teller: object = None
 
 
 def accounts_for_update(account_ids) -> QuerySet[Account]:
@@ -36,6 +41,7 @@ LOCKED_ACCOUNT_FIELDS = (
     "type",
     "normal_balance",
     "gl_code",
+    "till_teller_id",
     "currency",
     "branch_id",
     "status",
@@ -47,8 +53,28 @@ LOCKED_ACCOUNT_FIELDS = (
 _COLUMNS = ", ".join(LOCKED_ACCOUNT_FIELDS)
 _GL_OF = (
     "SELECT g.id FROM ledger_account g JOIN ledger_account m ON m.branch_id = g.branch_id "
-    "WHERE m.id = %s AND g.gl_code = %s AND g.member_id IS NULL"
+    "WHERE m.id = %s AND g.gl_code = %s AND g.member_id IS NULL AND g.till_teller_id IS NULL"
 )
+_TILL_OF = (
+    "SELECT g.id FROM ledger_account g JOIN ledger_account m ON m.branch_id = g.branch_id "
+    "WHERE m.id = %s AND g.gl_code = %s AND g.member_id IS NULL AND g.till_teller_id = %s"
+)
+
+
+def _ref_sql(ref: BranchGL) -> tuple[str, list]:
+    if ref.till_teller is None:
+        return _GL_OF, [ref.of, ref.gl_code]
+    return _TILL_OF, [ref.of, ref.gl_code, ref.till_teller]
+
+
+def gl_account_filter(ref: BranchGL) -> dict:
+    """ORM lookups of the account `ref` names (relative to ledger_account)."""
+    return {
+        "branch__accounts__pk": ref.of,
+        "gl_code": ref.gl_code,
+        "member__isnull": True,
+        **({"till_teller__isnull": True} if ref.till_teller is None else {"till_teller": ref.till_teller}),
+    }
 
 
 def lock_accounts(account_ids, gl_refs=()) -> list[Account]:
@@ -65,20 +91,17 @@ def lock_accounts(account_ids, gl_refs=()) -> list[Account]:
     if connection.vendor != "postgresql":
         ids = set(account_ids)
         for ref in gl_refs:
-            gl_id = (
-                Account.objects.filter(branch__accounts__pk=ref.of, gl_code=ref.gl_code, member__isnull=True)
-                .values_list("pk", flat=True)
-                .first()
-            )
+            gl_id = Account.objects.filter(**gl_account_filter(ref)).values_list("pk", flat=True).first()
             if gl_id is not None:
                 ids.add(gl_id)
         return list(accounts_for_update(ids))
     ids, params, exist, exist_params = "%s::uuid[]", [account_ids], "", []
     for ref in gl_refs:
-        ids += f" || ARRAY({_GL_OF})"
-        params += [ref.of, ref.gl_code]
-        exist += f" AND EXISTS ({_GL_OF})"
-        exist_params += [ref.of, ref.gl_code]
+        sub, sub_params = _ref_sql(ref)
+        ids += f" || ARRAY({sub})"
+        params += sub_params
+        exist += f" AND EXISTS ({sub})"
+        exist_params += sub_params
     # Constant SQL fragments only; every value is a parameter.
     sql = f"SELECT {_COLUMNS} FROM ledger_account WHERE id = ANY({ids}){exist} ORDER BY id FOR UPDATE"  # noqa: S608
     params += exist_params

@@ -68,6 +68,15 @@ class Account(TimeStampedModel):
     gl_code = models.CharField(
         max_length=40, blank=True, help_text="Internal accounts: stable code, e.g. TELLER_CASH."
     )
+    till_teller = models.ForeignKey(
+        "cooperative.User",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="tills",
+        help_text="Teller cash only: the staff member whose till (cash drawer) this is. "
+        "Empty for the branch's vault.",
+    )
     currency = models.CharField(max_length=3, default="NGN")
     branch = models.ForeignKey("cooperative.Branch", on_delete=models.PROTECT, related_name="accounts")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
@@ -96,6 +105,7 @@ class Account(TimeStampedModel):
             ("freeze_account", "Can freeze and unfreeze accounts"),
             ("close_account", "Can close accounts"),
             ("manage_holds", "Can place and release holds"),
+            ("manage_tills", "Can move cash between the vault and tellers' tills"),
             ("export_statement", "Can export account statements"),
         ]
         constraints = [
@@ -110,8 +120,21 @@ class Account(TimeStampedModel):
                 | (~Q(type__in=[t.value for t in MEMBER_ACCOUNT_TYPES]) & Q(member__isnull=True)),
                 name="account_member_iff_member_type",
             ),
+            # One account per GL code and branch (for teller cash: the vault), plus one till per
+            # teller and branch.
             models.UniqueConstraint(
-                fields=["branch", "gl_code"], condition=Q(member__isnull=True), name="account_gl_code_unique"
+                fields=["branch", "gl_code"],
+                condition=Q(member__isnull=True, till_teller__isnull=True),
+                name="account_gl_code_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["branch", "till_teller"],
+                condition=Q(till_teller__isnull=False),
+                name="account_one_till_per_teller",
+            ),
+            models.CheckConstraint(
+                condition=Q(till_teller__isnull=True) | Q(type="TELLER_CASH", gl_code="TELLER_CASH"),
+                name="account_till_is_teller_cash",
             ),
             # A member has one open savings and one open shares account.
             models.UniqueConstraint(
@@ -131,6 +154,10 @@ class Account(TimeStampedModel):
     @property
     def is_member_account(self) -> bool:
         return self.member_id is not None
+
+    @property
+    def is_till(self) -> bool:
+        return self.till_teller_id is not None
 
     @property
     def available_balance(self):
@@ -153,6 +180,7 @@ class JournalEntry(UUIDModel):
         PENALTY = "PENALTY", "Penalty"
         WRITE_OFF = "WRITE_OFF", "Write-off"
         GATEWAY = "GATEWAY", "Gateway settlement"
+        TILL_TRANSFER = "TILL_TRANSFER", "Cash between vault and tills"
         ADJUSTMENT = "ADJUSTMENT", "Adjustment"
 
     reference = models.CharField(max_length=40, unique=True, editable=False)

@@ -23,6 +23,7 @@ ROLE_PERMISSIONS = {
         "ledger.freeze_account",
         "ledger.close_account",
         "ledger.manage_holds",
+        "ledger.manage_tills",
         "ledger.export_statement",
     ],
     "ACCOUNTANT": [

@@ -72,3 +72,21 @@ def ledger_discrepancies(*, limit: int = 20) -> dict[str, list]:
         if totals["debits"] == totals["credits"]
         else [{"debits": str(totals["debits"]), "credits": str(totals["credits"])}],
     }
+
+
+def teller_cash_of_branch(*, branch_id) -> QuerySet[Account]:
+    """A branch's teller cash: its vault first, then every teller's till (by name), balances included.
+    Their sum is the cash the branch holds."""
+    from django.db.models import F
+
+    from .models import AccountType
+
+    return Account.objects.filter(branch_id=branch_id, type=AccountType.TELLER_CASH).order_by(
+        F("till_teller").asc(nulls_first=True), "name"
+    )
+
+
+def teller_cash_total(*, branch_id) -> Decimal:
+    return teller_cash_of_branch(branch_id=branch_id).aggregate(total=Sum("balance"))["total"] or Decimal(
+        "0.00"
+    )

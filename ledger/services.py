@@ -21,8 +21,10 @@ from django.utils import timezone
 
 from cooperative.authz import user_authz
 from cooperative.exceptions import Conflict, DomainError, ValidationFailed
+from cooperative.models import User
 from cooperative.money import MAX_AMOUNT, money
 from cooperative.permissions import can_see_row, check_branch_allowed
+from cooperative.roles import PARTNER
 
 from . import posting_sql
 from .exceptions import (
@@ -226,6 +228,7 @@ def _resolve(refs: list[BranchGL], locked: dict) -> dict:
                 if of is not None
                 and a.gl_code == ref.gl_code
                 and a.member_id is None
+                and a.till_teller_id == ref.till_teller
                 and a.branch_id == of.branch_id
             ),
             None,
@@ -240,14 +243,18 @@ def _lock_lines(lines: Sequence[Line]) -> tuple[list[Line], dict]:
     locked = {a.pk: a for a in lock_accounts(ids, refs)}
     resolved = _resolve(refs, locked)
     if None in resolved.values():
-        # A branch's GL account does not exist yet (its first posting). On PostgreSQL nothing is
-        # locked then (`lock_accounts` is all or nothing), so create it and lock everything again.
+        # A branch's GL account or a teller's till does not exist yet (its first posting). On
+        # PostgreSQL nothing is locked then (`lock_accounts` is all or nothing), so create it and
+        # lock everything again.
         for ref, pk in resolved.items():
             if pk is None:
                 branch_id = Account.objects.filter(pk=ref.of).values_list("branch_id", flat=True).first()
                 if branch_id is None:
                     raise AccountNotFound("No such account.")
-                ensure_gl_account(branch_id=branch_id, gl_code=ref.gl_code)
+                if ref.till_teller is None:
+                    ensure_gl_account(branch_id=branch_id, gl_code=ref.gl_code)
+                else:
+                    ensure_till_account(branch_id=branch_id, teller_id=ref.till_teller)
         locked = {a.pk: a for a in lock_accounts(ids, refs)}
         resolved = _resolve(refs, locked)
         if None in resolved.values():
@@ -451,8 +458,10 @@ def _write_with_sql(*, entry, legs, locked, now, companion) -> JournalEntry | No
 
 
 def ensure_gl_account(*, branch_id, gl_code: str) -> Account:
-    """The branch's internal account for `gl_code`, created on first use."""
-    account = Account.objects.filter(branch_id=branch_id, gl_code=gl_code, member__isnull=True).first()
+    """The branch's internal account for `gl_code`, created on first use (for teller cash: the
+    branch's vault, not a till)."""
+    lookup = {"branch_id": branch_id, "gl_code": gl_code, "member__isnull": True, "till_teller__isnull": True}
+    account = Account.objects.filter(**lookup).first()
     if account is not None:
         return account
     account_type, name = BRANCH_GL_ACCOUNTS[gl_code]
@@ -468,7 +477,57 @@ def ensure_gl_account(*, branch_id, gl_code: str) -> Account:
                 branch_id=branch_id,
             )
     except IntegrityError:  # created concurrently
-        return Account.objects.get(branch_id=branch_id, gl_code=gl_code, member__isnull=True)
+        return Account.objects.get(**lookup)
+
+
+def ensure_till_account(*, branch_id, teller_id) -> Account:
+    """The till (teller-cash sub-account) of a teller in a branch, opened at their first cash posting.
+
+    The branch's vault (`ensure_gl_account(gl_code="TELLER_CASH")`) and its tills together are the
+    branch's teller cash; cash moves between them with `move_till_cash`."""
+    lookup = {"branch_id": branch_id, "till_teller_id": teller_id}
+    account = Account.objects.filter(**lookup).first()
+    if account is not None:
+        return account
+    teller = User.objects.filter(pk=teller_id).first()
+    if teller is None:
+        raise NotPermitted("Unknown teller.")
+    try:
+        with transaction.atomic():
+            return Account.objects.create(
+                account_number=next_account_number(),
+                name=f"Till – {teller.get_full_name() or teller.email}"[:160],
+                type=AccountType.TELLER_CASH,
+                normal_balance=Side.DEBIT,
+                gl_code="TELLER_CASH",
+                till_teller_id=teller_id,
+                currency=settings.COOP_CURRENCY,
+                branch_id=branch_id,
+            )
+    except IntegrityError:  # opened concurrently
+        return Account.objects.get(**lookup)
+
+
+def till_teller_of(actor, channel: str):
+    """Whose till cash at the counter goes into: a staff member's own (their pk); None, the branch's
+    vault, for the system (jobs, imports, the demo) and for partner systems, which hold no cash.
+    (The roles come from the per-request copy of the cache that the permission check uses too.)"""
+    if channel != "cash" or actor is None or not actor.pk or not actor.is_staff:
+        return None
+    authz = user_authz(actor)
+    if authz is None or PARTNER in authz.group_names:
+        return None
+    return actor.pk
+
+
+def counter_account_id(*, branch_id, gl_code: str, actor=None):
+    """The account that takes the other side of a member's movement through `gl_code` (TELLER_CASH,
+    BANK, …): for cash handled by a staff member, their till in the branch; else the branch's GL
+    account. For services outside the ledger (loan repayments in cash)."""
+    teller = till_teller_of(actor, "cash") if gl_code == "TELLER_CASH" else None
+    if teller is not None:
+        return ensure_till_account(branch_id=branch_id, teller_id=teller).pk
+    return ensure_gl_account(branch_id=branch_id, gl_code=gl_code).pk
 
 
 def bootstrap_branch_ledger(*, branch_id) -> list[Account]:
@@ -591,10 +650,12 @@ def _counter_movement(
 ) -> JournalEntry:
     """Money between a member's account and its branch's teller cash (or bank) GL account.
 
-    Both rows are locked by one read (the GL account found through the member account's branch,
-    `BranchGL`); every check runs on the locked rows."""
+    Cash handled by a staff member goes through their own till in the member's branch (opened on
+    first use), so two tellers' postings never wait for each other's lock; cash posted by the
+    system goes through the branch's vault. Both rows are locked by one read (the GL account found
+    through the member account's branch, `BranchGL`); every check runs on the locked rows."""
     account_id = as_uuid(account_id)
-    counter = BranchGL(_counter_gl_code(channel), of=account_id)
+    counter = BranchGL(_counter_gl_code(channel), of=account_id, till_teller=till_teller_of(actor, channel))
     counter_side = Side.CREDIT if member_side == Side.DEBIT else Side.DEBIT
     member_line = Line(account_id, member_side, amount, description)
     counter_line = Line(counter, counter_side, amount, description)
@@ -709,18 +770,80 @@ def transfer(
     """
     if as_uuid(from_account_id) == as_uuid(to_account_id):
         raise ValidationFailed("Choose two different accounts.", field="to_account")
-    return post_entry(
+    return _between_two_accounts(
         kind=JournalEntry.Kind.TRANSFER,
-        lines=[
-            Line(from_account_id, Side.DEBIT, amount, description),
-            Line(to_account_id, Side.CREDIT, amount, description),
-        ],
+        debit_id=from_account_id,
+        credit_id=to_account_id,
+        amount=amount,
+        description=description,
         narration=description or "Transfer",
         actor=actor,
         idempotency_key=idempotency_key,
         guard=_member_account_guard(
             from_account_id, to_account_id, actor=actor, perm="ledger.transfer_funds", gate=approval_gate
         ),
+    )
+
+
+def _between_two_accounts(
+    *, kind, debit_id, credit_id, amount, description, narration, actor, idempotency_key, guard
+) -> JournalEntry:
+    return post_entry(
+        kind=kind,
+        lines=[
+            Line(debit_id, Side.DEBIT, amount, description),
+            Line(credit_id, Side.CREDIT, amount, description),
+        ],
+        narration=narration,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        guard=guard,
+    )
+
+
+def move_till_cash(
+    *,
+    from_account_id,
+    to_account_id,
+    amount: Decimal,
+    actor=None,
+    description: str = "",
+    idempotency_key: str | None = None,
+) -> JournalEntry:
+    """Cash between a branch's vault and its tellers' tills (a float issued in the morning, cash
+    returned at close, a hand-over between tellers): debit the receiving teller-cash account,
+    credit the giving one. Both must be teller cash of the same branch; the giving one must hold
+    the amount (cash that is not in a drawer cannot leave it). Permission `ledger.manage_tills`."""
+    if as_uuid(from_account_id) == as_uuid(to_account_id):
+        raise ValidationFailed("Choose two different teller-cash accounts.", field="to_account")
+    source_id = as_uuid(from_account_id)
+
+    def guard(locked: dict) -> None:
+        source, target = locked[source_id], locked[as_uuid(to_account_id)]
+        for account in (source, target):
+            if account.type != AccountType.TELLER_CASH:
+                raise ValidationFailed(
+                    f"Account {account.account_number} is not a vault or till.", field="to_account"
+                )
+        if source.branch_id != target.branch_id:
+            raise ValidationFailed("Cash moves between a vault and tills of one branch.", field="to_account")
+        _require(actor, "ledger.manage_tills", source.branch_id)
+        if source.balance < amount:
+            raise InsufficientFunds(
+                f"Account {source.account_number} holds only {money(max(source.balance, 0))} in cash.",
+                field="amount",
+            )
+
+    return _between_two_accounts(
+        kind=JournalEntry.Kind.TILL_TRANSFER,
+        debit_id=to_account_id,
+        credit_id=from_account_id,
+        amount=amount,
+        description=description,
+        narration=description or "Cash between vault and till",
+        actor=actor,
+        idempotency_key=idempotency_key,
+        guard=guard,
     )
 
 

@@ -133,3 +133,11 @@ def gl_id(*, branch_id, gl_code: str):
     from ledger.services import ensure_gl_account
 
     return ensure_gl_account(branch_id=branch_id, gl_code=gl_code).pk
+
+
+def counter_id(*, branch_id, gl_code: str, actor):
+    """Where money paid over the counter lands: cash taken by a staff member goes into their till in
+    the branch (as every other counter posting), everything else into the branch's GL account."""
+    from ledger.services import counter_account_id
+
+    return counter_account_id(branch_id=branch_id, gl_code=gl_code, actor=actor)

@@ -39,6 +39,7 @@ from ._common import (
     ZERO,
     clean_amount,
     clean_reason,
+    counter_id,
     gl_id,
     locked_loan,
     record_event,
@@ -168,9 +169,9 @@ def _save_rows(rows: list[LoanSchedule], reason: str) -> None:
         row.save(update_fields=fields)
 
 
-def _source_account(loan: Loan, source: str, gateway: str):
+def _source_account(loan: Loan, source: str, gateway: str, actor):
     if source in SOURCE_GL:
-        return gl_id(branch_id=loan.branch_id, gl_code=SOURCE_GL[source])
+        return counter_id(branch_id=loan.branch_id, gl_code=SOURCE_GL[source], actor=actor)
     if source == "GATEWAY":
         gl_code = GATEWAY_GL.get((gateway or "paystack").lower())
         if gl_code is None:
@@ -360,7 +361,7 @@ def record_repayment(
         actor=actor,
         amount=amount,
         source=source,
-        debit_account_id=_source_account(loan, source, gateway),
+        debit_account_id=_source_account(loan, source, gateway, actor),
         payment_date=payment_date or today(),
         idempotency_key=idempotency_key,
         reference=reference,

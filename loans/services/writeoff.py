@@ -30,6 +30,7 @@ from ._common import (
     ZERO,
     clean_amount,
     clean_reason,
+    counter_id,
     expect_status,
     gl_id,
     locked_loan,
@@ -168,7 +169,7 @@ def record_recovery(*, actor, loan_id, amount, source: str = "CASH") -> JournalE
         )
     source = (source or "").upper()
     if source in SOURCE_GL:
-        debit = gl_id(branch_id=loan.branch_id, gl_code=SOURCE_GL[source])
+        debit = counter_id(branch_id=loan.branch_id, gl_code=SOURCE_GL[source], actor=actor)
     elif source == "SAVINGS":
         savings = savings_account_of(loan.member)
         if savings is None:

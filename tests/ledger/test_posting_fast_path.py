@@ -189,11 +189,11 @@ def test_a_refusal_inside_a_callers_transaction_leaves_it_usable(teller, branch)
     assert Account.objects.get(pk=account.pk).balance == D("10.00")
 
 
-def test_the_first_posting_of_a_new_branch_creates_its_teller_cash(teller, branch):
+def test_the_first_posting_of_a_teller_in_a_new_branch_opens_their_till(teller, branch):
     account = services.open_account(member=make_member(branch), account_type="SAVINGS")
     assert not Account.objects.filter(branch=branch, gl_code="TELLER_CASH").exists()
     services.deposit(account_id=account.pk, amount=D("40.00"), actor=teller)
-    assert Account.objects.get(branch=branch, gl_code="TELLER_CASH").balance == D("40.00")
+    assert Account.objects.get(branch=branch, gl_code="TELLER_CASH", till_teller=teller).balance == D("40.00")
 
 
 @pytest.mark.postgres

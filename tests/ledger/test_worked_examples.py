@@ -19,15 +19,16 @@ from ledger.exceptions import (
 )
 from ledger.models import Account, JournalEntry, Side, Transaction
 from ledger.numbering import check_digit, is_valid_nuban
-from ledger.selectors import ledger_discrepancies
+from ledger.selectors import ledger_discrepancies, teller_cash_total
 from tests.ledger.factories import make_account, make_member
 
 pytestmark = pytest.mark.django_db
 D = Decimal
 
 
-def teller_cash(branch) -> Account:
-    return services.ensure_gl_account(branch_id=branch.pk, gl_code="TELLER_CASH")
+def teller_cash(branch) -> Decimal:
+    """The branch's teller cash: its vault and every teller's till together."""
+    return teller_cash_total(branch_id=branch.pk)
 
 
 def entry_totals(entry: JournalEntry) -> tuple[Decimal, Decimal]:
@@ -46,7 +47,7 @@ def test_deposit_credits_member_and_debits_teller_cash(branch, teller):
     # then one balanced entry moves the money and both balances show it
     savings.refresh_from_db()
     assert savings.balance == D("1500.50")
-    assert teller_cash(branch).balance == D("1500.50")
+    assert teller_cash(branch) == D("1500.50")
     assert entry_totals(entry) == (D("1500.50"), D("1500.50"))
     assert entry.posted_by == teller
     assert {leg.balance_after for leg in entry.legs.all()} == {D("1500.50")}
@@ -61,7 +62,7 @@ def test_member_deposits_withdraws_and_transfers_and_the_books_still_balance(bra
     bola.refresh_from_db()
     assert alice.balance == D("6499.75")
     assert bola.balance == D("1200.25")
-    assert teller_cash(branch).balance == D("7500.00")
+    assert teller_cash(branch) == D("7500.00")
     assert ledger_discrepancies() == {
         "balances": [],
         "unbalanced_entries": [],

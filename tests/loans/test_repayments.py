@@ -415,3 +415,13 @@ def test_settlement_quote_of_a_closed_loan_is_zero(teller, overdue_loan):
     quote = settlement_quote(loan=overdue_loan, as_of=date.today())
     services.record_repayment(actor=teller, loan_id=overdue_loan.pk, amount=quote.total, source="CASH")
     assert settlement_quote(loan=overdue_loan, as_of=date.today()).total == D("0.00")
+
+
+def test_cash_repaid_at_the_counter_lands_in_the_tellers_till(branch, teller, overdue_loan):
+    # when a teller takes 2,000 in cash and the system records a bank repayment of 500
+    services.record_repayment(actor=teller, loan_id=overdue_loan.pk, amount="2000.00", source="CASH")
+    services.record_repayment(actor=None, loan_id=overdue_loan.pk, amount="500.00", source="BANK")
+    # then the cash is in the teller's own till and the bank money in the branch's bank account
+    assert Account.objects.get(branch=branch, till_teller=teller).balance == D("2000.00")
+    assert gl_balance(branch, "BANK") == D("500.00")
+    assert not any(ledger_discrepancies().values())
