@@ -8,6 +8,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from .models import Account, Hold
+from .posting_sql import hot_cursor
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def lock_accounts(account_ids, gl_refs=()) -> list[Account]:
     # Constant SQL fragments only; every value is a parameter.
     sql = f"SELECT {_COLUMNS} FROM ledger_account WHERE id = ANY({ids}){exist} ORDER BY id FOR UPDATE"  # noqa: S608
     params += exist_params
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [Account.from_db(connection.alias, LOCKED_ACCOUNT_FIELDS, row) for row in rows]

@@ -106,6 +106,14 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, seed, tests) share the file: wait for the write lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+# The ledger's two posting statements are prepared once per connection (PostgreSQL parses and plans
+# them once, not at every deposit). Set false behind a pooler in transaction mode that cannot keep
+# prepared statements (PgBouncer < 1.21, or without max_prepared_statements).
+LEDGER_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
+if IS_POSTGRES and LEDGER_PREPARED_STATEMENTS:
+    # Django turns psycopg's prepared statements off (threshold None), which also ignores an
+    # explicit `prepare=True`. A threshold never reached keeps every other query unprepared.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, Celery --------------------------------------------------------------------------------

@@ -281,3 +281,31 @@ def test_a_replay_rolls_back_whatever_the_repeat_did(api_as, teller, branch):
     assert JournalEntry.objects.count() == entries
     assert Account.objects.get(pk=account.pk).balance == D("105.00")
     assert IdempotencyRecord.objects.filter(key="again").count() == 1
+
+
+def _prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("prepared", [True, False])
+def test_the_two_posting_statements_are_planned_once_per_connection(settings, teller, branch, prepared):
+    # given the setting (DATABASE_PREPARED_STATEMENTS) on or off
+    settings.LEDGER_PREPARED_STATEMENTS = prepared
+    account = make_account(branch)
+    # when a teller deposits three times
+    for _ in range(3):
+        services.deposit(account_id=account.pk, amount=D("10.00"), actor=teller)
+    # then PostgreSQL holds the locking read and the write as prepared statements (or none at all),
+    # and the postings are the same either way
+    statements = _prepared_statements()
+    if prepared:
+        assert any("FOR UPDATE" in s for s in statements)
+        assert any(s.lstrip().startswith("WITH e AS") for s in statements)
+        assert len(statements) == 2, statements
+    else:
+        assert statements == []
+    assert Account.objects.get(pk=account.pk).balance == D("30.00")
+    assert ledger_discrepancies() == CLEAN
