@@ -3,11 +3,14 @@
     python -m bench.postings [--clients 8,32] [--duration 15] [--workers 4] [--redis-url URL]
 
 Needs PostgreSQL (DATABASE_URL, default a `coopdesk_bench` database on 127.0.0.1) — it is created
-and migrated if missing. Starts gunicorn on a free port, logs in as a bench teller over the API, then
-for each client count runs, one after the other and for the same duration:
+and migrated if missing. Starts gunicorn on a free port, logs in bench tellers over the API (one
+per client of the largest client count, `--tellers`: client i posts as teller i, at that teller's
+till, as at a branch's counters), then for each client count runs, for the same total duration each:
   * baseline: POST /bench/baseline/{account}/ — one SELECT … FOR UPDATE + one INSERT (yardstick);
   * deposits: POST /api/v1/accounts/{id}/deposit/ with an Idempotency-Key;
-  * withdrawals: POST /api/v1/accounts/{id}/withdraw/.
+  * withdrawals: POST /api/v1/accounts/{id}/withdraw/,
+in `--rounds` alternating slices (baseline, deposits, withdrawals, baseline, …), so that the host
+speeding up or slowing down during the run weighs on all three alike.
 Prints one JSON line per figure (name, value, unit, and where there is one baseline and ratio):
 requests per second, p50/p99 latency of each kind, errors, the largest resident set (VmRSS) any
 gunicorn worker reached during the run, and first the machine. Writes them to
@@ -196,16 +199,41 @@ def run_load(
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - began
-    ok = len(latencies) - len(errors)
+    return summary([{"latencies": latencies, "errors": errors, "elapsed": elapsed}])
+
+
+def summary(slices: list[dict]) -> dict:
+    """Requests per second, errors and latency percentiles over one or more timed slices."""
+    latencies = [x for part in slices for x in part["latencies"]]
+    errors = [x for part in slices for x in part["errors"]]
+    elapsed = sum(part["elapsed"] for part in slices)
     ordered = sorted(latencies) or [0.0]
     return {
-        "per_second": ok / elapsed,
+        "per_second": (len(latencies) - len(errors)) / elapsed,
         "requests": len(latencies),
         "errors": len(errors),
         "error_sample": errors[:3],
         "p50_ms": statistics.median(ordered) * 1000,
         "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+        "raw": {"latencies": latencies, "errors": errors, "elapsed": elapsed},
     }
+
+
+def interleaved(port, tokens, accounts, kinds, clients, duration, rounds) -> tuple[dict, list[dict]]:
+    """Each kind for `duration` seconds in all, measured in `rounds` alternating slices (baseline,
+    deposits, withdrawals, baseline, …), so that a change in the host's speed during the run (other
+    tenants, CPU boost) weighs on every kind alike instead of on whichever ran during it.
+    Returns the totals per kind and the figures of each round."""
+    parts: dict[str, list] = {kind: [] for kind in kinds}
+    per_round = []
+    for _ in range(rounds):
+        this_round = {}
+        for kind in kinds:
+            result = run_load(port, tokens, accounts, kind, clients, duration / rounds)
+            parts[kind].append(result["raw"])
+            this_round[kind] = result["per_second"]
+        per_round.append(this_round)
+    return {kind: summary(slices) for kind, slices in parts.items()}, per_round
 
 
 def worker_pids(master: int) -> list[int]:
@@ -275,6 +303,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", default="8,32", help="Comma-separated client counts.")
     parser.add_argument("--duration", type=float, default=15.0, help="Seconds per measurement.")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="Alternating slices each measurement is split into (1: one block per kind, as before).",
+    )
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes.")
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class.")
     parser.add_argument(
@@ -350,10 +384,27 @@ def main(argv: list[str] | None = None) -> list[dict]:
         # Warm up every worker's connections and caches (and open every teller's till).
         run_load(port, tokens, accounts, "baseline", 8, 2.0)
         run_load(port, tokens, accounts, "deposits", max(8, tellers), 2.0)
+        kinds = ["baseline", "deposits"] + ([] if args.no_withdrawals else ["withdrawals"])
         for clients in client_counts:
-            base = run_load(port, tokens, accounts, "baseline", clients, args.duration)
-            dep = run_load(port, tokens, accounts, "deposits", clients, args.duration)
+            totals, per_round = interleaved(
+                port, tokens, accounts, kinds, clients, args.duration, max(1, args.rounds)
+            )
+            base, dep = totals["baseline"], totals["deposits"]
             tag = f"c{clients}"
+            ratios = sorted(r["deposits"] / r["baseline"] for r in per_round if r["baseline"])
+            if ratios:
+                print(
+                    json.dumps(
+                        {
+                            "name": f"deposit_ratio_per_round_{tag}",
+                            "min": round(ratios[0], 3),
+                            "median": round(statistics.median(ratios), 3),
+                            "max": round(ratios[-1], 3),
+                            "rounds": len(ratios),
+                        }
+                    ),
+                    flush=True,
+                )
             emit(results, f"baseline_select_for_update_insert_per_s_{tag}", base["per_second"], "req/s")
             emit(results, f"baseline_p50_{tag}", base["p50_ms"], "ms")
             emit(results, f"baseline_p99_{tag}", base["p99_ms"], "ms")
@@ -365,7 +416,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             if dep["errors"]:
                 print(json.dumps({"deposit_error_sample": dep["error_sample"]}), flush=True)
             if not args.no_withdrawals:
-                wd = run_load(port, tokens, accounts, "withdrawals", clients, args.duration)
+                wd = totals["withdrawals"]
                 emit(results, f"api_withdrawals_per_s_{tag}", wd["per_second"], "req/s", base["per_second"])
                 emit(results, f"api_withdrawal_p50_{tag}", wd["p50_ms"], "ms", base["p50_ms"])
                 emit(results, f"api_withdrawal_p99_{tag}", wd["p99_ms"], "ms", base["p99_ms"])
@@ -388,6 +439,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 "workers": args.workers,
                 "worker_class": args.worker_class,
                 "duration_s": args.duration,
+                "rounds": args.rounds,
                 "tellers": tellers,
                 "results": results,
             },
