@@ -219,21 +219,56 @@ def summary(slices: list[dict]) -> dict:
     }
 
 
+def cpu_seconds_by_process() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by PostgreSQL's processes, gunicorn's, and this
+    benchmark's own (the load generator). Everything on the host is in /proc; the rest (Redis …) is
+    counted as other."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"postgres": 0.0, "gunicorn": 0.0, "other": 0.0}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        if stat.parent.name == str(os.getpid()):
+            continue
+        try:
+            raw = stat.read_text()
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        name, rest = raw.split("(", 1)[1].rsplit(")", 1)
+        fields = rest.split()  # state, ppid, …: utime and stime are the 12th and 13th
+        if name.startswith("postgres"):
+            kind = "postgres"
+        else:
+            kind = "gunicorn" if b"gunicorn" in command else "other"
+        totals[kind] += (int(fields[11]) + int(fields[12])) / tick
+    own = os.times()
+    totals["load_generator"] = own.user + own.system
+    return totals
+
+
 def interleaved(port, tokens, accounts, kinds, clients, duration, rounds) -> tuple[dict, list[dict]]:
     """Each kind for `duration` seconds in all, measured in `rounds` alternating slices (baseline,
     deposits, withdrawals, baseline, …), so that a change in the host's speed during the run (other
     tenants, CPU boost) weighs on every kind alike instead of on whichever ran during it.
     Returns the totals per kind and the figures of each round."""
     parts: dict[str, list] = {kind: [] for kind in kinds}
+    cpu: dict[str, dict] = {kind: {} for kind in kinds}
     per_round = []
     for _ in range(rounds):
         this_round = {}
         for kind in kinds:
+            before = cpu_seconds_by_process()
             result = run_load(port, tokens, accounts, kind, clients, duration / rounds)
+            after = cpu_seconds_by_process()
+            for name in after:
+                cpu[kind][name] = cpu[kind].get(name, 0.0) + after[name] - before[name]
             parts[kind].append(result["raw"])
             this_round[kind] = result["per_second"]
         per_round.append(this_round)
-    return {kind: summary(slices) for kind, slices in parts.items()}, per_round
+    totals = {kind: summary(slices) for kind, slices in parts.items()}
+    for kind, result in totals.items():  # CPU milliseconds per request, by process
+        requests = max(1, result["requests"])
+        result["cpu_ms"] = {name: used * 1000 / requests for name, used in cpu[kind].items()}
+    return totals, per_round
 
 
 def worker_pids(master: int) -> list[int]:
@@ -391,6 +426,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
             )
             base, dep = totals["baseline"], totals["deposits"]
             tag = f"c{clients}"
+            for kind, result in totals.items():
+                split = {name: round(ms, 2) for name, ms in result["cpu_ms"].items()}
+                print(json.dumps({"name": f"cpu_ms_per_request_{kind}_{tag}", **split}), flush=True)
             ratios = sorted(r["deposits"] / r["baseline"] for r in per_round if r["baseline"])
             if ratios:
                 print(

@@ -201,7 +201,8 @@ class IdempotencyRecord(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    # Indexed by the (user, key) unique constraint.
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", db_index=False)
     key = models.CharField(max_length=255)
     scope = models.CharField(max_length=255, help_text="Method and path the key was used on.")
     request_hash = models.CharField(max_length=64)

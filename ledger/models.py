@@ -191,7 +191,10 @@ class JournalEntry(UUIDModel):
     posted_by = models.ForeignKey(
         "cooperative.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    branch = models.ForeignKey("cooperative.Branch", on_delete=models.PROTECT, related_name="journal_entries")
+    # Indexed by entry_branch_posted_idx (branch first).
+    branch = models.ForeignKey(
+        "cooperative.Branch", on_delete=models.PROTECT, related_name="journal_entries", db_index=False
+    )
     idempotency_key = models.CharField(max_length=255, null=True, blank=True, unique=True)
     reverses = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
@@ -228,19 +231,26 @@ class Transaction(UUIDModel):
         UNRECONCILED = "UNRECONCILED", "Unreconciled"
         RECONCILED = "RECONCILED", "Reconciled"
 
+    # Every leg insert updates each index of this table, so the composite indexes below stand in
+    # for the single-column ones of the foreign keys (account, branch) and none is kept for the
+    # people columns (looked up only when a user is deleted, which staff accounts never are).
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="legs")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="transactions")
-    branch = models.ForeignKey("cooperative.Branch", on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="transactions", db_index=False
+    )
+    branch = models.ForeignKey(
+        "cooperative.Branch", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     type = models.CharField(max_length=6, choices=Side.choices)
     amount = AmountField()
     balance_after = AmountField(help_text="The account's balance just after this leg.")
     description = models.CharField(max_length=255, blank=True)
-    reference = models.CharField(max_length=40, db_index=True)
+    reference = models.CharField(max_length=40)  # indexed below (exact matches only)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.POSTED)
     value_date = models.DateField(default=timezone.localdate)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
-        "cooperative.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "cooperative.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     metadata = models.JSONField(default=dict, blank=True)
     # The only fields that may change after posting (bank reconciliation).
@@ -249,7 +259,7 @@ class Transaction(UUIDModel):
     )
     reconciled_at = models.DateTimeField(null=True, blank=True)
     reconciled_by = models.ForeignKey(
-        "cooperative.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "cooperative.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
 
     branch_scope_field = "branch"
@@ -264,6 +274,7 @@ class Transaction(UUIDModel):
             models.Index(fields=["account", "created_at", "id"], name="leg_account_time_idx"),
             models.Index(fields=["account", "value_date"], name="leg_account_value_date_idx"),
             models.Index(fields=["branch", "created_at"], name="leg_branch_time_idx"),
+            models.Index(fields=["reference"], name="leg_reference_idx"),
         ]
 
     def __str__(self) -> str:
