@@ -219,14 +219,15 @@ def summary(slices: list[dict]) -> dict:
     }
 
 
-def cpu_seconds_by_process() -> dict[str, float]:
-    """CPU seconds (user + system) used so far by PostgreSQL's processes, gunicorn's, and this
-    benchmark's own (the load generator). Everything on the host is in /proc; the rest (Redis …) is
-    counted as other."""
+def cpu_seconds_by_process() -> dict[tuple[int, str], float]:
+    """CPU seconds (user + system) used so far by each process on the host, keyed by (pid, kind):
+    PostgreSQL's processes, gunicorn's, this benchmark's own (the load generator) and the rest
+    (Redis …)."""
     tick = os.sysconf("SC_CLK_TCK")
-    totals = {"postgres": 0.0, "gunicorn": 0.0, "other": 0.0}
+    used: dict[tuple[int, str], float] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        if stat.parent.name == str(os.getpid()):
+        pid = int(stat.parent.name)
+        if pid == os.getpid():
             continue
         try:
             raw = stat.read_text()
@@ -239,9 +240,18 @@ def cpu_seconds_by_process() -> dict[str, float]:
             kind = "postgres"
         else:
             kind = "gunicorn" if b"gunicorn" in command else "other"
-        totals[kind] += (int(fields[11]) + int(fields[12])) / tick
+        used[(pid, kind)] = (int(fields[11]) + int(fields[12])) / tick
     own = os.times()
-    totals["load_generator"] = own.user + own.system
+    used[(os.getpid(), "load_generator")] = own.user + own.system
+    return used
+
+
+def cpu_used_between(before: dict, after: dict) -> dict[str, float]:
+    """Per kind, what the processes alive at the end used since `before` (a process that started
+    in between counts whole; one that ended in between is lost, which only undercounts)."""
+    totals = {"postgres": 0.0, "gunicorn": 0.0, "other": 0.0, "load_generator": 0.0}
+    for (pid, kind), seconds in after.items():
+        totals[kind] += seconds - before.get((pid, kind), 0.0)
     return totals
 
 
@@ -258,9 +268,8 @@ def interleaved(port, tokens, accounts, kinds, clients, duration, rounds) -> tup
         for kind in kinds:
             before = cpu_seconds_by_process()
             result = run_load(port, tokens, accounts, kind, clients, duration / rounds)
-            after = cpu_seconds_by_process()
-            for name in after:
-                cpu[kind][name] = cpu[kind].get(name, 0.0) + after[name] - before[name]
+            for name, seconds in cpu_used_between(before, cpu_seconds_by_process()).items():
+                cpu[kind][name] = cpu[kind].get(name, 0.0) + seconds
             parts[kind].append(result["raw"])
             this_round[kind] = result["per_second"]
         per_round.append(this_round)

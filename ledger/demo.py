@@ -70,6 +70,9 @@ def _history_for(member, rng: random.Random, start: date) -> list[tuple[date, st
     return sorted(events, key=lambda event: event[0])
 
 
+DEMO_TILL_FLOAT = Decimal("50000.00")
+
+
 def seed(*, branch, other_branch, staff, stdout, **_ignored) -> None:
     for each in (branch, other_branch):
         services.bootstrap_branch_ledger(branch_id=each.pk)
@@ -143,6 +146,21 @@ def seed(*, branch, other_branch, staff, stdout, **_ignored) -> None:
         entry_id=mistaken.pk, reason="Posted to the wrong member's account", actor=staff.get("ACCOUNTANT")
     )
     entries += 2
+    # At close the branch manager takes the teller's cash into the vault, leaving a float.
+    manager = staff.get("MANAGER")
+    if teller is not None and manager is not None:
+        till = services.ensure_till_account(branch_id=branch.pk, teller_id=teller.pk)
+        vault = services.ensure_gl_account(branch_id=branch.pk, gl_code="TELLER_CASH")
+        if till.balance > DEMO_TILL_FLOAT:
+            services.move_till_cash(
+                from_account_id=till.pk,
+                to_account_id=vault.pk,
+                amount=till.balance - DEMO_TILL_FLOAT,
+                actor=manager,
+                description="End of day: cash to the vault",
+                idempotency_key=f"demo:till-close:{branch.code}",
+            )
+            entries += 1
     stdout.write(
         f"Ledger demo: {len(members)} member(s) given savings and shares accounts, {entries} entries."
     )

@@ -100,16 +100,22 @@ class CompanionRow:
 
 def _companion_cte(companion: CompanionRow, entry_object) -> tuple[str, list]:
     values = companion.build(entry_object)
-    fields = [companion.model._meta.get_field(name) for name in values]
+    sql, fields = _companion_insert(companion.model, tuple(values))
+    return sql, [field.get_db_prep_save(values[field.name], connection) for field in fields]
+
+
+@functools.cache
+def _companion_insert(model: type[Model], names: tuple[str, ...]) -> tuple[str, list]:
+    """The companion's INSERT for these fields of `model` (built once per model and field list)."""
+    fields = [model._meta.get_field(name) for name in names]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
-    params = [field.get_db_prep_save(values[field.name], connection) for field in fields]
     sql = (
-        f"INSERT INTO {quote(companion.model._meta.db_table)} ({columns}) "  # noqa: S608 - model names
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608 - model names
         f"SELECT {placeholders} WHERE EXISTS (SELECT 1 FROM e) ON CONFLICT DO NOTHING RETURNING 1"
     )
-    return sql, params
+    return sql, fields
 
 
 def write_entry(

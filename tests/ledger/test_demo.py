@@ -102,3 +102,15 @@ def test_seed_demo_command_is_idempotent_for_the_ledger(db):
     out = io.StringIO()
     call_command("verify_ledger", stdout=out)
     assert "Ledger OK" in out.getvalue()
+
+
+def test_at_close_the_manager_takes_the_tellers_cash_into_the_vault(branch, other_branch, staff):
+    staff = {**staff, "MANAGER": UserFactory(roles=["MANAGER"], branches=[branch])}
+    make_member(branch)
+    make_member(branch)
+    seed(branch, other_branch, staff)
+    till = Account.objects.get(branch=branch, till_teller=staff["TELLER"])
+    vault = Account.objects.get(branch=branch, gl_code="TELLER_CASH", till_teller__isnull=True)
+    assert till.balance == ledger_demo.DEMO_TILL_FLOAT
+    assert vault.balance > 0
+    assert JournalEntry.objects.filter(kind=JournalEntry.Kind.TILL_TRANSFER).count() == 1
