@@ -238,8 +238,9 @@ class AccountDepositView(_AccountPostingView):
 
     @extend_schema(
         summary="Deposit into a member account",
-        description="Debits teller cash (channel `cash`) or the bank account (`bank`) of the account's "
-        "branch and credits the member. Needs `ledger.post_transaction` and an Idempotency-Key.",
+        description="Debits teller cash (channel `cash`: the calling staff member's till in the account's "
+        "branch; the branch's vault for a partner system) or the branch's bank account (`bank`) and "
+        "credits the member. Needs `ledger.post_transaction` and an Idempotency-Key.",
         parameters=[ACCOUNT_ID, IDEMPOTENCY_KEY_PARAMETER],
         request=AccountPostingInputSerializer,
         responses={201: AccountPostingSerializer, **POSTING_ERRORS},
@@ -261,9 +262,9 @@ class AccountWithdrawView(_AccountPostingView):
 
     @extend_schema(
         summary="Withdraw from a member account",
-        description="Debits the member and credits teller cash or bank. The available balance "
-        "(balance − held − minimum) and the daily limit must allow it (else 409). Needs "
-        "`ledger.post_transaction` (not for partner systems) and an Idempotency-Key. Above the "
+        description="Debits the member and credits the caller's till (channel `cash`) or the bank. "
+        "The available balance (balance − held − minimum) and the daily limit must allow it (else "
+        "409). Needs `ledger.post_transaction` (not for partner systems) and an Idempotency-Key. Above the "
         "withdrawal approval band (default ₦500,000) nothing is posted: the amount is held and the "
         "reply is 202 with the approval request to follow (GET /api/v1/approvals/{id}/).",
         parameters=[ACCOUNT_ID, IDEMPOTENCY_KEY_PARAMETER],
