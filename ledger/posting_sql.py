@@ -70,7 +70,7 @@ def _prepared_cursor_class():
             result = super().execute(query, params, prepare=True, binary=binary)
             # psycopg keeps no query text for a prepared execution; Django's query log (and the
             # tests' query counts) read it from `_query.query`.
-            self._query = _LoggedQuery(query.encode())
+            self._query = _LoggedQuery(query.encode() if isinstance(query, str) else b"")
             return result
 
     return PreparedCursor
