@@ -18,6 +18,7 @@ from django.db.models import BooleanField, Case, Q, Sum, Value, When
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from approvals.models import ApprovalRequest
@@ -25,7 +26,7 @@ from approvals.selectors import approval_required, pending_request_for
 from cooperative.admin_scoping import BranchScopedAdminMixin, SafeAutocompleteSelect, ScopedHistoryAdmin
 from cooperative.audit import record_event
 from cooperative.exceptions import DomainError
-from cooperative.models import AuditLog
+from cooperative.models import AuditLog, Branch
 from cooperative.money import amount_in_words
 from cooperative.pagination import EstimatedCountPaginator
 from cooperative.permissions import scope_queryset, sees_all_branches, user_branch_ids
@@ -39,9 +40,11 @@ from .forms import (
     ReasonForm,
     StatementForm,
     TillCashForm,
+    TillDayForm,
     TransferForm,
 )
 from .models import Account, AccountType, Hold, JournalEntry, PostingRequest, Side, Transaction
+from .selectors import till_day_summary
 from .services import DEPOSIT_ACCOUNT_TYPES
 from .statements import account_statement, export_detail, statement_http_response
 
@@ -317,6 +320,15 @@ class AccountAdmin(ScopedHistoryAdmin):
             and request.user.has_perm("ledger.manage_tills")
         ):
             buttons.append({"name": "till", "label": "Move cash", "url": self._url("till", account)})
+        if account.type == AccountType.TELLER_CASH:
+            tills_url = reverse("admin:ledger_account_tills")
+            buttons.append(
+                {
+                    "name": "tills",
+                    "label": "Tills of the day",
+                    "url": f"{tills_url}?branch={account.branch_id}",
+                }
+            )
         if request.user.has_perm("ledger.export_statement"):
             buttons.append(
                 {"name": "statement", "label": "Statement", "url": self._url("statement", account)}
@@ -330,6 +342,7 @@ class AccountAdmin(ScopedHistoryAdmin):
         info = self.opts.app_label, self.opts.model_name
         wrap = self.admin_site.admin_view
         return [
+            path("tills/", wrap(self.tills_view), name="{}_{}_tills".format(*info)),
             path(
                 "<path:object_id>/deposit/",
                 wrap(self.money_view),
@@ -540,6 +553,37 @@ class AccountAdmin(ScopedHistoryAdmin):
             )
         service = services.deposit if payload["action"] == "deposit" else approval_actions.withdraw
         return service(account_id=account.pk, channel=payload["channel"], **common)
+
+    # --- the tills of a branch on one day ---
+
+    def tills_view(self, request):
+        """Vault and tills of a branch on a day: opening, cash in, cash out, closing (what each
+        drawer should hold when the teller counts it)."""
+        if not request.user.has_perm("ledger.view_account"):
+            raise PermissionDenied
+        branches = scope_queryset(Branch.objects.order_by("code"), request.user)
+        data = request.GET.copy()
+        data.setdefault("day", timezone.localdate().isoformat())
+        if "branch" not in data and branches.exists():
+            data["branch"] = str(branches.first().pk)
+        form = TillDayForm(data, branches=branches)
+        rows, totals = [], None
+        if form.is_valid():
+            rows = till_day_summary(branch_id=form.cleaned_data["branch"].pk, day=form.cleaned_data["day"])
+            totals = {
+                key: sum((row[key] for row in rows), Decimal("0.00"))
+                for key in ("opening", "cash_in", "cash_out", "closing")
+            }
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Tills of the day",
+            "form": form,
+            "rows": rows,
+            "totals": totals,
+            "can_move_cash": request.user.has_perm("ledger.manage_tills"),
+        }
+        return TemplateResponse(request, "admin/ledger/account/tills.html", context)
 
     # --- statement download ---
 

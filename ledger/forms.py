@@ -98,6 +98,23 @@ class TillCashForm(forms.Form):
         )
 
 
+class TillDayForm(forms.Form):
+    """Which branch and day the tills page shows (GET)."""
+
+    branch = forms.ModelChoiceField(queryset=None, empty_label=None)
+    day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, branches, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["branch"].queryset = branches
+
+    def clean_day(self):
+        day = self.cleaned_data["day"]
+        if day > timezone.localdate():
+            raise forms.ValidationError("Choose today or an earlier day.")
+        return day
+
+
 class ReasonForm(forms.Form):
     reason = forms.CharField(max_length=255, widget=forms.TextInput(attrs={"size": 60}))
 

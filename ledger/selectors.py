@@ -90,3 +90,50 @@ def teller_cash_total(*, branch_id) -> Decimal:
     return teller_cash_of_branch(branch_id=branch_id).aggregate(total=Sum("balance"))["total"] or Decimal(
         "0.00"
     )
+
+
+def till_day_summary(*, branch_id, day) -> list[dict]:
+    """Each teller-cash account of a branch (vault first, then the tills) on `day`, as counted at
+    the counter: opening balance, cash in (debits), cash out (credits) and closing balance, by the
+    time each leg was posted (local time), whatever its value date. Two aggregate queries."""
+    from datetime import datetime, time, timedelta
+
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from .models import Side, Transaction
+
+    start = datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+    end = start + timedelta(days=1)
+    accounts = list(teller_cash_of_branch(branch_id=branch_id).select_related("till_teller"))
+    legs = Transaction.objects.filter(account__in=[a.pk for a in accounts])
+    zero = Decimal("0.00")
+    since_start: dict = {}  # account -> net debit since the day began (today and every later day)
+    for row in legs.filter(created_at__gte=start).values("account_id", "type").annotate(total=Sum("amount")):
+        sign = 1 if row["type"] == Side.DEBIT else -1
+        since_start[row["account_id"]] = since_start.get(row["account_id"], zero) + sign * row["total"]
+    during: dict = {}
+    for row in (
+        legs.filter(created_at__gte=start, created_at__lt=end)
+        .values("account_id", "type")
+        .annotate(total=Sum("amount"), count=Count("id"))
+    ):
+        during.setdefault(row["account_id"], {})[row["type"]] = (row["total"], row["count"])
+    summary = []
+    for account in accounts:  # teller cash is debit-normal: debits bring cash in
+        day_legs = during.get(account.pk, {})
+        cash_in, count_in = day_legs.get(Side.DEBIT, (zero, 0))
+        cash_out, count_out = day_legs.get(Side.CREDIT, (zero, 0))
+        opening = account.balance - since_start.get(account.pk, zero)
+        summary.append(
+            {
+                "account": account,
+                "teller": account.till_teller,
+                "opening": opening,
+                "cash_in": cash_in,
+                "cash_out": cash_out,
+                "movements": count_in + count_out,
+                "closing": opening + cash_in - cash_out,
+            }
+        )
+    return summary

@@ -5,17 +5,20 @@ cash between the vault and the tills. Vault + tills = the branch's teller cash."
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.db import IntegrityError, connection, transaction
+from django.urls import reverse
+from django.utils import timezone
 
 from cooperative.exceptions import ValidationFailed
 from ledger import services
 from ledger.exceptions import InsufficientFunds, NotPermitted
 from ledger.models import Account, AccountType, JournalEntry, Side
-from ledger.selectors import ledger_discrepancies
+from ledger.selectors import ledger_discrepancies, till_day_summary
 from tests.factories import BranchFactory
 from tests.ledger.factories import make_account, make_member
 
@@ -286,8 +289,6 @@ def test_the_first_deposit_by_the_system_in_a_new_branch_creates_its_vault(branc
 
 
 def _admin_url(account, name: str) -> str:
-    from django.urls import reverse
-
     return reverse(f"admin:ledger_account_{name}", args=[account.pk])
 
 
@@ -355,3 +356,56 @@ def test_a_member_account_has_no_move_cash_screen(client, manager, branch):
     client.force_login(manager)
     response = client.get(_admin_url(savings, "till"))
     assert response.status_code == 302
+
+
+# --- The tills of the day --------------------------------------------------------------------------
+
+
+def test_the_days_summary_shows_what_each_drawer_should_hold(make_staff, manager, branch, funded_vault):
+    # given a vault with 50,000 since before today and a teller who gets a float and serves members
+    ada = make_staff("TELLER", branch, first_name="Ada", last_name="Obi")
+    drawer = services.ensure_till_account(branch_id=branch.pk, teller_id=ada.pk)
+    services.move_till_cash(
+        from_account_id=funded_vault.pk, to_account_id=drawer.pk, amount=D("10000.00"), actor=manager
+    )
+    member = make_account(branch)
+    services.deposit(account_id=member.pk, amount=D("2500.00"), actor=ada)
+    services.withdraw(account_id=member.pk, amount=D("700.00"), actor=ada)
+    # when the manager looks at today
+    rows = {row["account"].pk: row for row in till_day_summary(branch_id=branch.pk, day=timezone.localdate())}
+    # then the till opened at 0, took in the float and the deposit, paid out the withdrawal
+    till_row = rows[drawer.pk]
+    assert (till_row["opening"], till_row["cash_in"], till_row["cash_out"], till_row["closing"]) == (
+        D("0.00"),
+        D("12500.00"),
+        D("700.00"),
+        D("11800.00"),
+    )
+    assert till_row["movements"] == 3
+    assert till_row["teller"] == ada
+    assert rows[funded_vault.pk]["closing"] == D("40000.00")
+    # and yesterday nothing had moved yet
+    yesterday = {
+        row["account"].pk: row
+        for row in till_day_summary(branch_id=branch.pk, day=timezone.localdate() - timedelta(days=1))
+    }
+    assert yesterday[drawer.pk]["closing"] == D("0.00")
+    assert yesterday[funded_vault.pk]["closing"] == D("0.00")
+
+
+def test_the_tills_page_lists_the_branchs_vault_and_tills(client, manager, teller, branch, other_branch):
+    services.deposit(account_id=make_account(branch).pk, amount=D("1234.00"), actor=teller)
+    services.deposit(account_id=make_account(other_branch).pk, amount=D("999.00"))  # elsewhere
+    client.force_login(manager)
+    page = client.get(reverse("admin:ledger_account_tills"))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert till(branch, teller).account_number in text
+    assert "1,234.00" in text
+    assert vault(other_branch).account_number not in text
+    # another branch's id in the address is refused like any other bad choice
+    forged = client.get(reverse("admin:ledger_account_tills"), {"branch": other_branch.pk})
+    assert vault(other_branch).account_number not in forged.content.decode()
+    assert "errornote" in forged.content.decode()
+    future = client.get(reverse("admin:ledger_account_tills"), {"branch": branch.pk, "day": "2999-01-01"})
+    assert "Choose today or an earlier day." in future.content.decode()
