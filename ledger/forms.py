@@ -76,10 +76,17 @@ class TransferForm(forms.Form):
         return target
 
 
+class TellerCashChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Account) -> str:
+        if obj.till_teller_id:
+            return f"{obj.account_number} {obj.name}"
+        return f"{obj.account_number} Vault ({obj.name})"
+
+
 class TillCashForm(forms.Form):
     """Cash between the vault and a till of one branch (a float, cash returned at close)."""
 
-    to_account = forms.ModelChoiceField(
+    to_account = TellerCashChoiceField(
         label="To",
         queryset=Account.objects.none(),
         help_text="The vault or the teller's till that receives the cash.",
@@ -96,6 +103,9 @@ class TillCashForm(forms.Form):
             .exclude(pk=source.pk)
             .order_by(F("till_teller").asc(nulls_first=True), "name")
         )
+        choices = list(self.fields["to_account"].queryset[:2])
+        if len(choices) == 1:  # a till's only counterpart is usually the vault: preselect it
+            self.fields["to_account"].initial = choices[0].pk
 
 
 class TillDayForm(forms.Form):
