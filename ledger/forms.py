@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django import forms
-from django.db.models import F
 from django.utils import timezone
 
 from cooperative.money import parse_amount
 
 from .models import MEMBER_ACCOUNT_TYPES, Account, AccountType
+from .selectors import teller_cash_of_branch
 from .services import DEPOSIT_ACCOUNT_TYPES
 
 
@@ -97,11 +97,9 @@ class TillCashForm(forms.Form):
     def __init__(self, *args, source: Account, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["to_account"].queryset = (
-            Account.objects.filter(
-                branch_id=source.branch_id, type=AccountType.TELLER_CASH, status=Account.Status.ACTIVE
-            )
+            teller_cash_of_branch(branch_id=source.branch_id)
+            .filter(status=Account.Status.ACTIVE)
             .exclude(pk=source.pk)
-            .order_by(F("till_teller").asc(nulls_first=True), "name")
         )
         choices = list(self.fields["to_account"].queryset[:2])
         if len(choices) == 1:  # a till's only counterpart is usually the vault: preselect it

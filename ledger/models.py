@@ -156,10 +156,6 @@ class Account(TimeStampedModel):
         return self.member_id is not None
 
     @property
-    def is_till(self) -> bool:
-        return self.till_teller_id is not None
-
-    @property
     def available_balance(self):
         """What the member can take out: balance − holds − product minimum."""
         return self.balance - self.held_amount - self.minimum_balance

@@ -409,3 +409,21 @@ def test_the_tills_page_lists_the_branchs_vault_and_tills(client, manager, telle
     assert "errornote" in forged.content.decode()
     future = client.get(reverse("admin:ledger_account_tills"), {"branch": branch.pk, "day": "2999-01-01"})
     assert "Choose today or an earlier day." in future.content.decode()
+    bad_addresses = (
+        {"branch": "not-a-uuid"},
+        {"branch": branch.pk, "day": "yesterday"},
+        {"day": "2026-13-45"},
+    )
+    for garbage in bad_addresses:
+        response = client.get(reverse("admin:ledger_account_tills"), garbage)
+        assert response.status_code == 200
+        assert "errornote" in response.content.decode()
+        assert till(branch, teller).account_number not in response.content.decode()
+
+
+def test_the_tills_page_needs_a_view_permission(client, branch, make_staff):
+    nobody = make_staff("LOAN_OFFICER", branch)
+    nobody.user_permissions.clear()
+    nobody.groups.clear()
+    client.force_login(nobody)
+    assert client.get(reverse("admin:ledger_account_tills")).status_code in (302, 403)
