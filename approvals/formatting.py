@@ -1,9 +1,5 @@
-"""How amounts read on the approval screens: ₦1,250,000.00."""
+"""How amounts read on the approval screens: ₦1,250,000.00 (cooperative.money.format_naira)."""
 
-from decimal import Decimal
+from cooperative.money import format_naira as naira
 
-
-def naira(amount: Decimal | int | str | None) -> str:
-    if amount is None:
-        return "—"
-    return f"₦{Decimal(amount):,.2f}"
+__all__ = ["naira"]

@@ -100,3 +100,17 @@ def amount_in_words(amount: Decimal, currency: str = "NGN") -> str:
     if kobo:
         words += f" and {_int_to_words(kobo)} {minor}"
     return words[0].upper() + words[1:]
+
+
+def format_amount(amount: Decimal | int | str | None, *, blank: str = "") -> str:
+    """'1250000' -> '1,250,000.00': how every amount reads on a page, a form or a table."""
+    if amount is None:
+        return blank
+    return f"{Decimal(amount):,.2f}"
+
+
+def format_naira(amount: Decimal | int | str | None, *, blank: str = "—") -> str:
+    """'1250000' -> '₦1,250,000.00': an amount in a sentence or on a decision page."""
+    if amount is None:
+        return blank
+    return f"₦{format_amount(amount)}"

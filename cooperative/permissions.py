@@ -12,6 +12,7 @@ from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
 from .authz import user_authz
+from .exceptions import NotAllowed
 
 VIEW_ALL_BRANCHES = "cooperative.view_all_branches"
 
@@ -98,3 +99,27 @@ def check_branch_allowed(user, branch_id) -> bool:
     if sees_all_branches(user):
         return True
     return branch_id in set(user_branch_ids(user))
+
+
+def require_permission(
+    actor,
+    permission: str,
+    *,
+    branch_id=None,
+    error: type[NotAllowed] = NotAllowed,
+    subject: str = "record",
+    field: str | None = None,
+) -> None:
+    """The one permission check every service makes before it changes anything.
+
+    `actor=None` is the system itself (jobs, migrations, the demo seed) and passes. Otherwise the
+    actor must be active, hold `permission`, and (when `branch_id` is given) work in that branch.
+    `error` is the app's NotAllowed subclass; `subject` names the row in the refusal ("account").
+    """
+    if actor is None:
+        return
+    user_authz(actor)  # roles and branches from the shared cache, before has_perm reads them
+    if not (actor.is_active and actor.has_perm(permission)):
+        raise error(f"You do not have permission to do this ({permission}).")
+    if branch_id is not None and not check_branch_allowed(actor, branch_id):
+        raise error(f"This {subject} belongs to a branch you do not work in.", field=field)

@@ -23,7 +23,7 @@ from cooperative.authz import user_authz
 from cooperative.exceptions import Conflict, DomainError, ValidationFailed
 from cooperative.models import User
 from cooperative.money import MAX_AMOUNT, money
-from cooperative.permissions import can_see_row, check_branch_allowed
+from cooperative.permissions import can_see_row, require_permission
 from cooperative.roles import PARTNER
 
 from . import posting_sql
@@ -105,13 +105,7 @@ class Line:
 
 def _require(actor, perm: str, branch_id=None) -> None:
     """Permission and branch checks. `actor=None` means the system itself (jobs, migrations)."""
-    if actor is None:
-        return
-    user_authz(actor)  # roles and branches from the shared cache
-    if not actor.is_active or not actor.has_perm(perm):
-        raise NotPermitted(f"You do not have permission to do this ({perm}).")
-    if branch_id is not None and not check_branch_allowed(actor, branch_id):
-        raise NotPermitted("This account belongs to a branch you do not work in.")
+    require_permission(actor, perm, branch_id=branch_id, error=NotPermitted, subject="account")
 
 
 def _natural_delta(account: Account, side: str, amount: Decimal) -> Decimal:

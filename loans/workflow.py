@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from approvals.exceptions import SubjectPendingApproval
 from cooperative.exceptions import ValidationFailed
-from cooperative.permissions import check_branch_allowed
+from cooperative.permissions import require_permission
 from cooperative.workflow import StateMachine, Transition, action, guard, register
 
 from .exceptions import FourEyesViolation, GuarantorRefused, InvalidTransition, LoanNotPermitted, NotEligible
@@ -22,13 +22,10 @@ S = Loan.Status
 
 def authorize(actor, permission: str, loan: Loan | None = None, *, branch_id=None) -> None:
     """Permission and branch checks. `actor=None` is the system itself (jobs, demo seed)."""
-    if actor is None:
-        return
-    if not (actor.is_active and actor.has_perm(permission)):
-        raise LoanNotPermitted(f"You do not have permission to do this ({permission}).")
     branch_id = loan.branch_id if loan is not None and branch_id is None else branch_id
-    if branch_id is not None and not check_branch_allowed(actor, branch_id):
-        raise LoanNotPermitted("This loan belongs to a branch you do not work in.", field="branch")
+    require_permission(
+        actor, permission, branch_id=branch_id, error=LoanNotPermitted, subject="loan", field="branch"
+    )
 
 
 # --- guards --------------------------------------------------------------------------------------

@@ -16,9 +16,9 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from cooperative.exceptions import Conflict, NotAllowed, NotFoundError, ValidationFailed
+from cooperative.exceptions import Conflict, NotFoundError, ValidationFailed
 from cooperative.models import Branch
-from cooperative.permissions import check_branch_allowed
+from cooperative.permissions import require_permission
 from cooperative.sequences import next_value
 
 from . import identity
@@ -68,12 +68,7 @@ SETTABLE_STATUSES = (Member.Status.ACTIVE, Member.Status.DORMANT, Member.Status.
 
 # --- helpers -----------------------------------------------------------------------------------------
 def _require(actor, perm: str, branch_id=None) -> None:
-    if actor is None:
-        return
-    if not (actor.is_active and actor.has_perm(perm)):
-        raise NotAllowed(f"You do not have permission to do this ({perm}).")
-    if branch_id is not None and not check_branch_allowed(actor, branch_id):
-        raise NotAllowed("This member belongs to a branch you do not work in.", field="branch")
+    require_permission(actor, perm, branch_id=branch_id, subject="member", field="branch")
 
 
 def _reason(reason: str | None) -> str:
