@@ -21,6 +21,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from cooperative.exceptions import ValidationFailed
+from cooperative.money import money
 
 from .models import Account, Side, Transaction
 
@@ -144,8 +145,9 @@ def account_statement(*, account: Account, date_from: date, date_to: date) -> St
         date_to=date_to,
         opening_balance=opening,
         closing_balance=opening if last is None else last,
-        total_debits=totals["debits"] or ZERO,
-        total_credits=totals["credits"] or ZERO,
+        # SUM() loses the scale on SQLite (5000, not 5000.00): totals are written like every amount.
+        total_debits=money(totals["debits"] or ZERO),
+        total_credits=money(totals["credits"] or ZERO),
         movement_count=in_period.count(),
         generated_at=timezone.localtime(),
     )

@@ -354,3 +354,15 @@ def test_an_auditor_may_download_statements_of_every_branch(make_staff, branch, 
     response = client.get(f"/api/v1/accounts/{account.pk}/statement/?format=csv")
     assert response.status_code == 200
     assert b"250.00" in b"".join(response.streaming_content)
+
+
+def test_csv_totals_are_written_with_kobo_like_every_other_amount(history):
+    # given a history whose totals are whole naira (10,000 + 1,234.56 in, 2,500 + 100 + 500 out)
+    statement = account_statement(account=history, date_from=date(2026, 1, 1), date_to=date(2026, 2, 28))
+
+    # when the CSV is written
+    rows = list(csv.reader(io.StringIO(render_csv(statement).decode())))
+
+    # then the totals row reads 2500.00 and 10000.00, not 2500 and 10000
+    totals = next(row for row in rows if "Totals" in row)
+    assert totals[4:6] == ["2500.00", "10000.00"]
