@@ -1,5 +1,6 @@
 """Money helpers: one place for amount size, parsing and the cooperative's rounding rule."""
 
+import re
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.db import models
@@ -32,6 +33,32 @@ def parse_amount(value: object) -> Decimal:
     if amount.as_tuple().exponent < -2 and amount != amount.quantize(KOBO):
         raise ValueError("Amounts have at most two decimal places (kobo).")
     return amount.quantize(KOBO)
+
+
+# Thousands grouped by one separator (comma, space, no-break space) in threes: '25,000', '1 250 000.50'.
+_GROUPED = re.compile(r"^\d{1,3}(?P<sep>[, \u00a0\u202f])\d{3}(?:(?P=sep)\d{3})*(?:\.\d+)?$")
+_CURRENCY_MARKS = ("₦", "NGN", "N")
+
+
+def parse_typed_amount(text: object) -> Decimal:
+    """An amount as staff type it: '25,000.00', '25 000', '₦25,000' or 'NGN 25000' -> 25000.00.
+
+    A leading naira sign is dropped, and thousands separators only where they group digits in threes
+    ('25.000,00' is refused, not read as 25). The rest is parse_amount's strict rule; the API keeps the
+    strict form, since partner systems send plain decimal strings.
+    """
+    value = str(text).strip()
+    for mark in _CURRENCY_MARKS:
+        if value.upper().startswith(mark):
+            value = value[len(mark) :].strip()
+            break
+    if value.startswith(("-", "(")):
+        raise ValueError("The amount must be greater than zero.")
+    if _GROUPED.match(value):
+        value = re.sub(r"[, \u00a0\u202f]", "", value)
+    elif any(sep in value for sep in ", \u00a0\u202f"):
+        raise ValueError("Enter a valid amount, e.g. 25,000.00.")
+    return parse_amount(value)
 
 
 def AmountField(**kwargs) -> models.DecimalField:  # noqa: N802 - reads like a field class

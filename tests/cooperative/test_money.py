@@ -1,8 +1,10 @@
 from decimal import Decimal
 
 import pytest
+from django import forms
 
-from cooperative.money import amount_in_words, money, parse_amount
+from cooperative.forms import AmountField
+from cooperative.money import amount_in_words, money, parse_amount, parse_typed_amount
 
 
 @pytest.mark.parametrize(
@@ -55,3 +57,35 @@ def test_money_rounds_in_one_place():
 )
 def test_amount_in_words_for_confirmation_pages(amount, words):
     assert amount_in_words(Decimal(amount)) == words
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["25,000.00", "25 000", "25\u00a0000", "₦25,000", "₦ 25,000.00", "NGN 25000", "N25,000", "25000"],
+)
+def test_amounts_as_staff_type_them_read_as_one_figure(typed):
+    assert parse_typed_amount(typed) == Decimal("25000.00")
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("₦-5", "greater than zero"),
+        ("-25,000", "greater than zero"),
+        ("25,000.001", "two decimal"),
+        ("$25,000", "valid amount"),
+        ("25.000,00", "valid amount"),
+        ("1" * 40, "too large"),
+    ],
+)
+def test_typed_amounts_keep_the_strict_rule(typed, message):
+    with pytest.raises(ValueError, match=message):
+        parse_typed_amount(typed)
+
+
+def test_amount_form_field_turns_a_refusal_into_a_form_error():
+    field = AmountField()
+    assert field.clean("₦1,500.50") == Decimal("1500.50")
+    with pytest.raises(forms.ValidationError, match="two decimal"):
+        field.clean("1,500.505")
+    assert AmountField(required=False).clean("") is None
