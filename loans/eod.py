@@ -239,8 +239,12 @@ def _is_postgres() -> bool:
 
 def _active_on(day: date, prefix: str = "") -> Q:
     """The loans active on `day`: disbursed (status) and disbursed on or before `day`, so a catch-up of
-    a missed date leaves out the loans disbursed after it."""
-    return Q(**{f"{prefix}status": ACTIVE, f"{prefix}disbursement_date__lte": day})
+    a missed date leaves out the loans disbursed after it (a loan without a disbursement date, as a
+    migration may load it, always takes part)."""
+    disbursed = Q(**{f"{prefix}disbursement_date__lte": day}) | Q(
+        **{f"{prefix}disbursement_date__isnull": True}
+    )
+    return Q(**{f"{prefix}status": ACTIVE}) & disbursed
 
 
 def _repaid_after(day: date):
@@ -428,6 +432,11 @@ _BASIS_SQL = (
 )
 
 
+def _disbursed_by(day: str) -> str:
+    """SQL for `_active_on`'s disbursement condition on the loan aliased `l`."""
+    return f"(l.disbursement_date IS NULL OR l.disbursement_date <= {day})"
+
+
 def _months_sql(start: str, through: str) -> str:
     months = (
         f"((extract(year from {through}) - extract(year from {start})) * 12"
@@ -453,8 +462,8 @@ def _penalties_sql() -> str:
             FROM {_SCHEDULE} s
             JOIN {_LOAN} l ON l.id = s.loan_id
             JOIN {_PRODUCT} p ON p.id = l.product_id
-            WHERE l.status = %(active)s AND l.disbursement_date <= {day} AND s.is_overdue
-              AND p.penalty_rate > 0 AND {covered} < {day}
+            WHERE l.status = %(active)s AND {_disbursed_by(day)} AND s.is_overdue AND p.penalty_rate > 0
+              AND {covered} < {day}
         ),
         n AS (
             SELECT c.id, c.basis, c.rate, c.rounding_mode,
@@ -562,8 +571,7 @@ def _update_arrears(day: date) -> int:
             SELECT s.loan_id, min(s.due_date) AS oldest,
                    round(sum(s.total_amount - s.paid_amount), 2) AS amount
             FROM {_SCHEDULE} s JOIN {_LOAN} l ON l.id = s.loan_id
-            WHERE l.status = %(active)s AND l.disbursement_date <= {day_param} AND s.is_overdue
-              AND NOT s.is_paid
+            WHERE l.status = %(active)s AND {_disbursed_by(day_param)} AND s.is_overdue AND NOT s.is_paid
             GROUP BY s.loan_id
         ),
         f AS (
@@ -571,7 +579,7 @@ def _update_arrears(day: date) -> int:
                    CASE WHEN {in_arrears} THEN {days} ELSE 0 END AS dpd,
                    CASE WHEN {in_arrears} THEN o.amount ELSE 0 END AS arrears
             FROM {_LOAN} l JOIN {_PRODUCT} p ON p.id = l.product_id LEFT JOIN o ON o.loan_id = l.id
-            WHERE l.status = %(active)s AND l.disbursement_date <= {day_param}
+            WHERE l.status = %(active)s AND {_disbursed_by(day_param)}
         ),
         b AS (
             SELECT f.id, f.dpd, f.arrears,

@@ -313,3 +313,27 @@ def test_an_auto_debit_never_makes_savings_negative_by_value_date(branch):
         Decimal("0.00"),
         Decimal("0.00"),
     ]
+
+
+def test_a_write_off_during_the_gap_is_refused(branch):
+    from loans.eod import business_date
+    from loans.services import write_off_loan
+
+    # given end of day last ran three days ago, and a loan written off today
+    today = business_date()
+    loan = make_active_loan(
+        branch,
+        product=make_product(),
+        disbursed_on=today - timedelta(days=200),
+        installments=[(today - timedelta(days=100), "1000.00", "10.00")],
+    )
+    run_end_of_day(as_of=today - timedelta(days=3))
+    write_off_loan(actor=None, loan_id=loan.pk, reason="Member cannot be traced")
+
+    # when end of day catches up, it refuses: the missed dates would have classified the loan
+    with pytest.raises(CatchUpRefused, match=f"loan {loan.loan_number} was written off on {today:%Y-%m-%d}"):
+        run_end_of_day(as_of=today)
+
+    # and the operator may process today alone
+    stats = run_end_of_day(as_of=today, skip_missed=True)
+    assert stats["processed"] == [today.isoformat()]
