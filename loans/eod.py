@@ -2,9 +2,14 @@
 
 `run_end_of_day(as_of=D)` processes the business date D (and first every unprocessed date since the
 last run, at most `CATCH_UP_DAYS` back), each date in its own transaction with an `EndOfDayRun` row,
-so a date is never processed twice. The steps are set-based SQL over every active (DISBURSED) loan;
-only auto-debit goes loan by loan, through `loans.services.record_repayment`, for the few loans with
-something due and auto-debit enabled. Order of the steps for date D:
+so a date is never processed twice. Each date is computed with the data of that date: loans disbursed
+on or before it, ledger balances by value date (outstanding, and what savings could pay). What cannot
+be replayed as of a missed date (a repayment or a write-off recorded since, on a loan the missed dates
+would have charged, collected or classified) makes the catch-up refuse (`CatchUpRefused`) with the
+dates, the loans and the way out, rather than give other figures than daily runs would have.
+The steps are set-based SQL over every active (DISBURSED) loan; only auto-debit goes loan by loan,
+through `loans.services.record_repayment`, for the few loans with something due and auto-debit
+enabled. Order of the steps for date D:
 
 1. lock the active loan rows (`FOR UPDATE`, primary-key order: the lock order of every loan service,
    so a repayment racing end of day waits for it, or end of day waits for the repayment);
@@ -29,14 +34,22 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, DecimalField, F, Q, Sum, Value
+from django.db.models import Count, DecimalField, F, Max, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cooperative.exceptions import Conflict, DomainError
 from cooperative.money import money
 
-from .models import ArrearsBucket, EndOfDayRun, Loan, LoanProduct, LoanSchedule, PortfolioSnapshot
+from .models import (
+    ArrearsBucket,
+    EndOfDayRun,
+    Loan,
+    LoanPayment,
+    LoanProduct,
+    LoanSchedule,
+    PortfolioSnapshot,
+)
 from .schedule import add_months
 
 logger = logging.getLogger(__name__)
@@ -57,11 +70,19 @@ def business_date() -> date:
     return timezone.localdate()
 
 
-def run_end_of_day(*, as_of: date) -> dict:
+class CatchUpRefused(Conflict):
+    """Missed dates cannot be replayed with their own figures; the message says what to do."""
+
+    title = "End of day cannot catch up exactly"
+
+
+def run_end_of_day(*, as_of: date, skip_missed: bool = False) -> dict:
     """Process business date `as_of` (catching up missed dates first). Idempotent per date.
 
     Returns the stats of `as_of` plus `processed` (the dates this call processed, oldest first) and
-    `already_processed` (True when `as_of` had been processed before: nothing was done).
+    `already_processed` (True when `as_of` had been processed before: nothing was done). Raises
+    `CatchUpRefused` when a missed date cannot be computed as daily runs would have; with
+    `skip_missed=True` the missed dates are left unprocessed and only `as_of` is processed.
     """
     done = EndOfDayRun.objects.filter(date=as_of, finished_at__isnull=False).first()
     if done is not None:
@@ -74,20 +95,97 @@ def run_end_of_day(*, as_of: date) -> dict:
             f"End of day has already run for {last:%Y-%m-%d}; an earlier date ({as_of:%Y-%m-%d}) "
             "cannot be processed after it."
         )
-    first = (
-        as_of if last is None else max(last + timedelta(days=1), as_of - timedelta(days=CATCH_UP_DAYS - 1))
+    gap_start = as_of if last is None or skip_missed else last + timedelta(days=1)
+    _refuse_what_cannot_be_replayed(gap_start, as_of, last=last)
+    first = max(gap_start, as_of - timedelta(days=CATCH_UP_DAYS - 1))
+    missed_from = as_of if last is None else last + timedelta(days=1)
+    not_replayed = (
+        {"from": missed_from.isoformat(), "to": (first - timedelta(days=1)).isoformat()}
+        if missed_from < first
+        else None
     )
     processed = []
     day = first
     while day <= as_of:
-        if _process_day(day) is not None:
+        if _process_day(day, not_replayed=not_replayed if day == as_of else None) is not None:
             processed.append(day.isoformat())
         day += timedelta(days=1)
     stats = EndOfDayRun.objects.get(date=as_of).stats
     return {**stats, "processed": processed, "already_processed": not processed}
 
 
-def _process_day(day: date) -> dict | None:
+# --- what a catch-up cannot replay ------------------------------------------------------------------
+
+
+def replay_conflicts(since: date) -> list[str]:
+    """Why the dates from `since` cannot be computed now with the figures they had (empty: they can).
+
+    Processing a date D reads the data as of D: loans disbursed by D, balances by value date. Two
+    things recorded since cannot be undone that way:
+    - a repayment dated after `since` on a loan that had an installment due before it and unpaid at
+      the last run: daily runs would have charged that installment's penalties (or auto-debited it)
+      before the repayment, and the repayment would have been allocated differently;
+    - a loan written off after `since`: daily runs would have charged and classified it until then.
+    A repayment on a loan with nothing due before it is replayed exactly (the loan is performing on
+    the earlier dates, with its outstanding by value date).
+    """
+    reasons = []
+    later = (
+        LoanPayment.objects.filter(reversed_at__isnull=True, payment_date__gt=since)
+        .values("loan_id", "loan__loan_number")
+        .annotate(latest=Max("payment_date"))
+        .order_by("loan__loan_number")
+    )
+    for row in later:
+        unpaid_before = (
+            LoanSchedule.objects.filter(loan_id=row["loan_id"], due_date__lt=row["latest"])
+            .filter(Q(is_paid=False) | Q(paid_on__gt=since))
+            .exists()
+        )
+        if not unpaid_before:
+            continue
+        payments = LoanPayment.objects.filter(
+            loan_id=row["loan_id"], reversed_at__isnull=True, payment_date__gt=since
+        ).order_by("payment_date", "created_at")
+        listed = ", ".join(f"{p.amount} dated {p.payment_date:%Y-%m-%d}" for p in payments)
+        reasons.append(
+            f"loan {row['loan__loan_number']} has repayments recorded since ({listed}) while an installment "
+            "due before them was unpaid"
+        )
+    written_off = Loan.objects.filter(status=Loan.Status.WRITTEN_OFF, written_off_at__date__gt=since)
+    for loan in written_off.order_by("loan_number"):
+        on = timezone.localdate(loan.written_off_at)
+        reasons.append(f"loan {loan.loan_number} was written off on {on:%Y-%m-%d}")
+    return reasons
+
+
+def _refuse_what_cannot_be_replayed(since: date, as_of: date, *, last: date | None) -> None:
+    reasons = replay_conflicts(since)
+    if not reasons:
+        return
+    missed = (
+        f"{since:%Y-%m-%d} to {as_of - timedelta(days=1):%Y-%m-%d}" if since < as_of else f"{as_of:%Y-%m-%d}"
+    )
+    ran = f"End of day last ran for {last:%Y-%m-%d}" if last else "End of day has not run before"
+    way_out = (
+        "To catch up exactly, reverse those repayments, run `python manage.py run_end_of_day --date <date>` "
+        "up to the day before each one and record it again with its date, then run end of day again"
+    )
+    if since < as_of:
+        way_out += (
+            f"; or run `python manage.py run_end_of_day --date {as_of:%Y-%m-%d} --skip-missed` to process "
+            f"{as_of:%Y-%m-%d} alone with today's figures (the missed dates get no snapshot and no "
+            "auto-debit, and their penalties are charged on the balances left after those repayments)"
+        )
+    else:
+        way_out += "; or process a later date"
+    raise CatchUpRefused(
+        f"{ran}. End of day cannot process {missed} with the figures of those dates, as daily runs would "
+        f"have: {'; '.join(reasons)}. {way_out}."
+    )
+
+
+def _process_day(day: date, *, not_replayed: dict | None = None) -> dict | None:
     """One business date in one transaction; None if another runner has processed it."""
     started = time.perf_counter()
     with transaction.atomic():
@@ -105,7 +203,7 @@ def _process_day(day: date) -> dict | None:
             steps[name] = round(time.perf_counter() - began, 3)
             return result
 
-        loans = step("lock", _lock_active_loans)
+        loans = step("lock", _lock_active_loans, day)
         auto = step("auto_debit", _auto_debit, day)
         overdue = step("overdue", _mark_overdue, day)
         penalties = step("penalties", _charge_penalties, day)
@@ -126,6 +224,8 @@ def _process_day(day: date) -> dict | None:
             "seconds": round(time.perf_counter() - started, 3),
             "step_seconds": steps,
         }
+        if not_replayed:
+            stats["not_replayed"] = not_replayed
         run.stats = stats
         run.finished_at = timezone.now()
         run.save(update_fields=["stats", "finished_at"])
@@ -137,16 +237,48 @@ def _is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _lock_active_loans() -> int:
-    """Lock every active loan row in primary-key order (the loan services' lock order)."""
-    if not _is_postgres():  # SQLite locks the whole database for the writing transaction
-        return Loan.objects.filter(status=ACTIVE).count()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM {_LOAN} WHERE status = %s ORDER BY id FOR UPDATE) locked",  # noqa: S608
-            [ACTIVE],
-        )
-        return cursor.fetchone()[0]
+def _active_on(day: date, prefix: str = "") -> Q:
+    """The loans active on `day`: disbursed (status) and disbursed on or before `day`, so a catch-up of
+    a missed date leaves out the loans disbursed after it (a loan without a disbursement date, as a
+    migration may load it, always takes part)."""
+    disbursed = Q(**{f"{prefix}disbursement_date__lte": day}) | Q(
+        **{f"{prefix}disbursement_date__isnull": True}
+    )
+    return Q(**{f"{prefix}status": ACTIVE}) & disbursed
+
+
+def _repaid_after(day: date):
+    """Loans repaid in full by a repayment dated after `day`: active on `day` (a catch-up counts
+    them, performing: `replay_conflicts` refuses the case where they had something due before)."""
+    return Loan.objects.filter(
+        status=Loan.Status.CLOSED,
+        disbursement_date__lte=day,
+        payments__payment_date__gt=day,
+        payments__reversed_at__isnull=True,
+    ).distinct()
+
+
+def _later_legs(day: date):
+    """Ledger legs with a value date after `day`, undone to read a balance by value date `day`. A
+    reversed entry and its reversal are left out: together they net to nothing, and they count as
+    never posted (the way out of a refused catch-up reverses repayments and records them again)."""
+    from ledger.models import Transaction
+
+    return Transaction.objects.filter(
+        value_date__gt=day, entry__reverses__isnull=True, entry__reversed_by__isnull=True
+    )
+
+
+def _lock_active_loans(day: date) -> int:
+    """Lock every active loan row in primary-key order (the loan services' lock order); returns the
+    number of loans active on `day`."""
+    if _is_postgres():  # SQLite locks the whole database for the writing transaction
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM {_LOAN} WHERE status = %s ORDER BY id FOR UPDATE) l",  # noqa: S608
+                [ACTIVE],
+            )
+    return Loan.objects.filter(_active_on(day)).count() + _repaid_after(day).count()
 
 
 # --- 2. auto-debit ---------------------------------------------------------------------------------
@@ -155,6 +287,8 @@ def _lock_active_loans() -> int:
 def _auto_debit(day: date) -> dict:
     """Collect what is due up to `day` from the member's savings, for products with auto-debit on.
 
+    What the account could pay on `day` is read by value date (`available_as_of`), so a catch-up of a
+    missed date never takes money that arrived after it.
     A loop over the few loans with something due and auto-debit enabled; each repayment goes through
     `record_repayment` (allocation, ledger entry, schedule) with an idempotency key per date and loan,
     inside a savepoint, so one failure (a frozen account, say) is counted and does not stop the rest.
@@ -164,7 +298,7 @@ def _auto_debit(day: date) -> dict:
     result = {"count": 0, "amount": ZERO, "failures": 0}
     due = (
         LoanSchedule.objects.filter(
-            loan__status=ACTIVE,
+            _active_on(day, "loan__"),
             loan__product__auto_debit_savings=True,
             is_paid=False,
             due_date__lte=day,
@@ -178,20 +312,29 @@ def _auto_debit(day: date) -> dict:
         return result
     from . import services
 
-    savings = {
-        account.member_id: account
-        for account in Account.objects.filter(
-            member_id__in={row["loan__member_id"] for row in rows},
-            type=AccountType.SAVINGS,
-            status=Account.Status.ACTIVE,
-        )
-    }
+    savings: dict = {}
+    # The account the repayment would debit (`savings_account_of`: the member's first one not closed).
+    for account in Account.objects.filter(
+        member_id__in={row["loan__member_id"] for row in rows}, type=AccountType.SAVINGS
+    ).exclude(status=Account.Status.CLOSED):
+        savings.setdefault(account.member_id, account)
     for row in rows:
         account = savings.get(row["loan__member_id"])
         if account is None:
             continue
+        if account.status != Account.Status.ACTIVE:
+            # Skipped, and counted as a failure: something was due and the account cannot pay it.
+            logger.warning(
+                "auto-debit of loan %s on %s skipped: savings %s is %s",
+                row["loan_id"],
+                day,
+                account.account_number,
+                account.get_status_display().lower(),
+            )
+            result["failures"] += 1
+            continue
         account.refresh_from_db(fields=["balance", "held_amount", "minimum_balance"])
-        amount = money(min(row["due"], account.available_balance))
+        amount = money(min(row["due"], available_as_of(account, day)))
         if amount <= 0:
             continue
         try:
@@ -213,12 +356,30 @@ def _auto_debit(day: date) -> dict:
     return result
 
 
+def available_as_of(account, day: date) -> Decimal:
+    """What a savings account could pay with value date `day` without its balance by value date going
+    below the holds and minimum on `day` or any later date: the lowest balance by value date from
+    `day` on, less holds and minimum (and never more than its available balance now)."""
+    later = _later_legs(day).filter(account=account).order_by("value_date")
+    balance = account.balance
+    steps: dict[date, Decimal] = defaultdict(lambda: ZERO)
+    for value_date, side, amount in later.values_list("value_date", "type", "amount"):
+        signed = amount if side == account.normal_balance else -amount
+        balance -= signed
+        steps[value_date] += signed
+    lowest = balance
+    for value_date in sorted(steps):
+        balance += steps[value_date]
+        lowest = min(lowest, balance)
+    return min(account.available_balance, lowest - account.held_amount - account.minimum_balance)
+
+
 # --- 3. overdue ------------------------------------------------------------------------------------
 
 
 def _mark_overdue(day: date) -> int:
     """is_overdue = due before `day` and not paid, on every active loan's schedule."""
-    rows = LoanSchedule.objects.filter(loan__status=ACTIVE)
+    rows = LoanSchedule.objects.filter(_active_on(day, "loan__"))
     newly = rows.filter(is_paid=False, due_date__lt=day, is_overdue=False).update(is_overdue=True)
     rows.filter(is_overdue=True).filter(Q(is_paid=True) | Q(due_date__gte=day)).update(is_overdue=False)
     return newly
@@ -271,6 +432,11 @@ _BASIS_SQL = (
 )
 
 
+def _disbursed_by(day: str) -> str:
+    """SQL for `_active_on`'s disbursement condition on the loan aliased `l`."""
+    return f"(l.disbursement_date IS NULL OR l.disbursement_date <= {day})"
+
+
 def _months_sql(start: str, through: str) -> str:
     months = (
         f"((extract(year from {through}) - extract(year from {start})) * 12"
@@ -296,7 +462,7 @@ def _penalties_sql() -> str:
             FROM {_SCHEDULE} s
             JOIN {_LOAN} l ON l.id = s.loan_id
             JOIN {_PRODUCT} p ON p.id = l.product_id
-            WHERE l.status = %(active)s AND s.is_overdue AND p.penalty_rate > 0
+            WHERE l.status = %(active)s AND {_disbursed_by(day)} AND s.is_overdue AND p.penalty_rate > 0
               AND {covered} < {day}
         ),
         n AS (
@@ -340,7 +506,9 @@ def _charge_penalties(day: date) -> dict:
 def _charge_penalties_portable(day: date) -> dict:
     """Fallback for other databases (SQLite, small deployments): same rule, computed in Python."""
     rows = list(
-        LoanSchedule.objects.filter(loan__status=ACTIVE, is_overdue=True, loan__product__penalty_rate__gt=0)
+        LoanSchedule.objects.filter(
+            _active_on(day, "loan__"), is_overdue=True, loan__product__penalty_rate__gt=0
+        )
         .select_related("loan__product")
         .order_by("pk")
     )
@@ -403,7 +571,7 @@ def _update_arrears(day: date) -> int:
             SELECT s.loan_id, min(s.due_date) AS oldest,
                    round(sum(s.total_amount - s.paid_amount), 2) AS amount
             FROM {_SCHEDULE} s JOIN {_LOAN} l ON l.id = s.loan_id
-            WHERE l.status = %(active)s AND s.is_overdue AND NOT s.is_paid
+            WHERE l.status = %(active)s AND {_disbursed_by(day_param)} AND s.is_overdue AND NOT s.is_paid
             GROUP BY s.loan_id
         ),
         f AS (
@@ -411,7 +579,7 @@ def _update_arrears(day: date) -> int:
                    CASE WHEN {in_arrears} THEN {days} ELSE 0 END AS dpd,
                    CASE WHEN {in_arrears} THEN o.amount ELSE 0 END AS arrears
             FROM {_LOAN} l JOIN {_PRODUCT} p ON p.id = l.product_id LEFT JOIN o ON o.loan_id = l.id
-            WHERE l.status = %(active)s
+            WHERE l.status = %(active)s AND {_disbursed_by(day_param)}
         ),
         b AS (
             SELECT f.id, f.dpd, f.arrears,
@@ -427,40 +595,70 @@ def _update_arrears(day: date) -> int:
     """  # noqa: S608 - table names from model metadata, values as parameters
     with connection.cursor() as cursor:
         cursor.execute(sql, {"day": day, "active": ACTIVE})
-    # A loan that is no longer active carries no arrears classification.
-    Loan.objects.filter(status=Loan.Status.CLOSED).exclude(
+    # A loan repaid after `day` (a catch-up) was active and performing on `day`.
+    Loan.objects.filter(pk__in=_repaid_after(day).values("pk")).update(last_end_of_day=day)
+    # A loan that is no longer active (closed, written off) carries no arrears classification: it is
+    # shown as its status ("Written off"), not as the CBN bucket it last had.
+    Loan.objects.filter(status__in=(Loan.Status.CLOSED, Loan.Status.WRITTEN_OFF)).exclude(
         days_past_due=0, arrears_amount=0, arrears_bucket__isnull=True
     ).update(days_past_due=0, arrears_amount=0, arrears_bucket=None)
-    return Loan.objects.filter(status=ACTIVE, arrears_amount__gt=0).count()
+    return Loan.objects.filter(_active_on(day), arrears_amount__gt=0).count()
 
 
 # --- 7. snapshot -----------------------------------------------------------------------------------
 
 
 def _snapshot(day: date) -> dict:
-    """One PortfolioSnapshot per branch (with active loans) × bucket for `day`.
+    """One PortfolioSnapshot per branch (with loans active on `day`) × bucket for `day`.
 
-    Principal outstanding is the loan's LOAN ledger account balance; provision = outstanding ×
-    the bucket's provision percent, rounded half up to the kobo.
+    Principal outstanding is the loan's LOAN ledger account balance by value date `day` (the balance
+    less what was posted with a later value date, so a catch-up shows the date's own figure); a loan
+    repaid in full after `day` still counts on `day`, performing (see `replay_conflicts`). Provision =
+    outstanding × the bucket's provision percent, rounded half up to the kobo.
     """
+    from ledger.models import AccountType, Side
+
     buckets = list(ArrearsBucket.objects.all())
+    amount = DecimalField(max_digits=18, decimal_places=2)
     groups = (
-        Loan.objects.filter(status=ACTIVE)
+        Loan.objects.filter(_active_on(day))
         .values("branch_id", "arrears_bucket_id")
         .annotate(
             count=Count("pk"),
-            outstanding=Coalesce(
-                Sum("account__balance"),
-                Value(ZERO),
-                output_field=DecimalField(max_digits=18, decimal_places=2),
-            ),
-            arrears=Coalesce(
-                Sum("arrears_amount"), Value(ZERO), output_field=DecimalField(max_digits=18, decimal_places=2)
-            ),
+            outstanding=Coalesce(Sum("account__balance"), Value(ZERO), output_field=amount),
+            arrears=Coalesce(Sum("arrears_amount"), Value(ZERO), output_field=amount),
         )
         .order_by()
     )
-    figures = {(g["branch_id"], g["arrears_bucket_id"]): g for g in groups}
+    figures = {(g["branch_id"], g["arrears_bucket_id"]): dict(g) for g in groups}
+    # Back to the balance by value date: undo what LOAN accounts received with a later value date.
+    later = (
+        _later_legs(day)
+        .filter(entry__value_date__gt=day, account__type=AccountType.LOAN)
+        .values("account_id")
+        .annotate(
+            debits=Coalesce(Sum("amount", filter=Q(type=Side.DEBIT)), Value(ZERO), output_field=amount),
+            credits=Coalesce(Sum("amount", filter=Q(type=Side.CREDIT)), Value(ZERO), output_field=amount),
+        )
+        .order_by()
+    )
+    after = {row["account_id"]: row["debits"] - row["credits"] for row in later}
+    if after:
+        performing = next(
+            (b.pk for b in buckets if b.min_days <= 0 and (b.max_days is None or b.max_days >= 0)), None
+        )
+        repaid_later = _repaid_after(day).values_list("pk", flat=True)
+        loans = (
+            Loan.objects.filter(Q(_active_on(day)) | Q(pk__in=repaid_later), account_id__in=list(after))
+            .values("branch_id", "arrears_bucket_id", "account_id", "status")
+            .distinct()
+        )
+        for loan in loans:
+            key = (loan["branch_id"], loan["arrears_bucket_id"] if loan["status"] == ACTIVE else performing)
+            g = figures.setdefault(key, {"count": 0, "outstanding": ZERO, "arrears": ZERO})
+            if loan["status"] != ACTIVE:
+                g["count"] += 1
+            g["outstanding"] -= after[loan["account_id"]]
     branches = sorted({branch_id for branch_id, _ in figures}, key=str)
     PortfolioSnapshot.objects.filter(date=day).delete()
     rows, by_bucket = [], defaultdict(int)

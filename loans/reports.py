@@ -5,7 +5,8 @@ and requires `loans.view_loan_reports`.
 Which date a report describes:
 - portfolio summary, arrears aging and PAR read the loans' current figures, which end of day keeps
   (days past due, arrears; outstanding = the LOAN ledger account balance): "as at" the last end of day;
-- provisioning by bucket reads the `PortfolioSnapshot` rows of a date (default: the latest);
+- provisioning by bucket reads the `PortfolioSnapshot` rows of a date (default: the last end of day;
+  a branch with no active loan that day has no rows, so it shows zero, never an older snapshot);
 - disbursements and repayments cover a period, by calendar month.
 """
 
@@ -106,8 +107,24 @@ def _active_loans(user):
     return scope_queryset(Loan.objects.filter(status=Loan.Status.DISBURSED), user)
 
 
+def classification(loan: Loan) -> str:
+    """A loan's classification in words: its CBN bucket while active; "Written off" or "Closed" once
+    it is not (end of day clears the bucket of a loan that is no longer active)."""
+    if loan.status == Loan.Status.WRITTEN_OFF:
+        return "Written off"
+    if loan.status == Loan.Status.CLOSED:
+        return "Closed"
+    if loan.status != Loan.Status.DISBURSED:
+        return "Not disbursed"
+    return loan.arrears_bucket.name if loan.arrears_bucket_id else "Not classified yet"
+
+
+def _last_end_of_day() -> date | None:
+    return EndOfDayRun.objects.filter(finished_at__isnull=False).values_list("date", flat=True).first()
+
+
 def _as_at() -> str:
-    last = EndOfDayRun.objects.filter(finished_at__isnull=False).values_list("date", flat=True).first()
+    last = _last_end_of_day()
     return f"As at end of day {last:%Y-%m-%d}" if last else "No end of day has run yet"
 
 
@@ -267,11 +284,14 @@ def report_par(*, user) -> Report:
 
 
 def report_provisioning(*, user, as_of: date | None = None) -> Report:
-    """Provisioning by classification bucket from the end-of-day snapshot of `as_of` (default: latest)."""
+    """Provisioning by classification bucket from the end-of-day snapshot of `as_of` (default: the
+    last end of day). A branch without active loans on that date has no snapshot rows and counts
+    zero (not the snapshot of an earlier date). A last row counts the loans written off by `as_of`:
+    classified "Written off", outside the buckets and the totals (nothing outstanding, no provision)."""
     _check(user)
     snapshots = scope_queryset(PortfolioSnapshot.objects.all(), user)
     if as_of is None:
-        as_of = snapshots.order_by("-date").values_list("date", flat=True).first()
+        as_of = _last_end_of_day()
     figures = {
         g["bucket_id"]: g
         for g in snapshots.filter(date=as_of)
@@ -308,6 +328,24 @@ def report_provisioning(*, user, as_of: date | None = None) -> Report:
             for k in ("loans", "outstanding", "arrears", "provision")
         },
     }
+    written_off = (
+        scope_queryset(
+            Loan.objects.filter(status=Loan.Status.WRITTEN_OFF, written_off_at__date__lte=as_of), user
+        ).count()
+        if as_of
+        else 0
+    )
+    rows.append(
+        {
+            "bucket": "Written off",
+            "days": "",
+            "rate": None,
+            "loans": written_off,
+            "outstanding": ZERO,
+            "arrears": ZERO,
+            "provision": ZERO,
+        }
+    )
     return Report(
         name="provisioning",
         title="Loan-loss provisioning by classification",

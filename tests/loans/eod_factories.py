@@ -45,7 +45,15 @@ def make_active_loan(
 ) -> Loan:
     """A disbursed loan with `installments` = [(due date, principal, interest), ...]."""
     member = member or make_member(branch)
-    make_account(branch, member=member, balance=savings)
+    saved = make_account(branch, member=member)
+    if Decimal(savings) > 0:
+        # Saved on the disbursement date: end of day reads balances by value date.
+        ledger.deposit(
+            account_id=saved.pk,
+            amount=Decimal(savings),
+            description="Opening deposit",
+            value_date=disbursed_on,
+        )
     principal = sum((Decimal(p) for _, p, _ in installments), Decimal("0.00"))
     account = ledger.open_account(member=member, account_type="LOAN")
     entry = ledger.post_entry(
@@ -61,6 +69,7 @@ def make_active_loan(
         ],
         narration="Loan disbursement (test)",
         branch_id=branch.pk,
+        value_date=disbursed_on,
     )
     n = next(_numbers)
     loan = Loan.objects.create(

@@ -72,7 +72,12 @@ def test_arrears_are_collected_when_money_arrives(branch):
     assert not LoanPayment.objects.filter(loan=loan).exists()
 
     # when the member saves 1,500.00 and end of day runs
-    ledger.deposit(account_id=_savings(loan).pk, amount=Decimal("1500.00"), description="Salary")
+    ledger.deposit(
+        account_id=_savings(loan).pk,
+        amount=Decimal("1500.00"),
+        description="Salary",
+        value_date=date(2026, 2, 2),
+    )
     run_end_of_day(as_of=date(2026, 2, 2))
 
     # then the overdue installment is paid and the loan is back to performing
@@ -116,3 +121,5 @@ def test_a_refused_collection_does_not_stop_end_of_day(branch):
     frozen.refresh_from_db()
     assert frozen.days_past_due == 1
     assert stats["auto_debits"] == 1
+    # the frozen account is skipped, and that is a failure to collect, as docs/end-of-day.md says
+    assert stats["auto_debit_failures"] == 1

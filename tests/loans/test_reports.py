@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -110,6 +110,7 @@ def test_provisioning_by_bucket_from_the_snapshot(portfolio, manager):
         ("Substandard", 1, Decimal("2000.00"), Decimal("400.00")),
         ("Doubtful", 0, Decimal("0.00"), Decimal("0.00")),
         ("Lost", 2, Decimal("1300.00"), Decimal("1300.00")),
+        ("Written off", 0, Decimal("0.00"), Decimal("0.00")),
     ]
     assert report.rows[1]["days"] == "1–30"
     assert report.rows[4]["days"] == "91+"
@@ -122,6 +123,60 @@ def test_provisioning_for_a_date_without_snapshot_is_empty(portfolio, manager):
 
     assert report.totals["loans"] == 0
     assert report.totals["provision"] == Decimal("0.00")
+
+
+def test_provisioning_after_a_branchs_last_active_loan_is_written_off(branch, other_branch, manager):
+    from loans.eod import business_date
+    from loans.models import Loan
+    from loans.services import write_off_loan
+
+    # given the main branch's only active loan, lost (120 days past due) at yesterday's end of day,
+    # and a loan in another branch
+    today = business_date()
+    yesterday = today - timedelta(days=1)
+    product = make_product()
+    lost = make_active_loan(
+        branch,
+        product=product,
+        disbursed_on=yesterday - timedelta(days=150),
+        installments=[(yesterday - timedelta(days=120), "1000.00", "10.00")],
+    )
+    make_active_loan(
+        other_branch,
+        product=product,
+        disbursed_on=yesterday - timedelta(days=10),
+        installments=[(today + timedelta(days=20), "700.00", "7.00")],
+    )
+    run_end_of_day(as_of=yesterday)
+    assert reports.report_provisioning(user=manager).rows[4]["loans"] == 1
+
+    # when it is written off and end of day runs today
+    write_off_loan(actor=None, loan_id=lost.pk, reason="Member cannot be traced")
+    run_end_of_day(as_of=today)
+
+    # then today's report shows nothing in the buckets for the branch (not yesterday's snapshot), and
+    # the loan as written off, in words, not as the bucket it last had
+    report = reports.report_provisioning(user=manager)
+    assert report.subtitle == f"End of day {today:%Y-%m-%d}"
+    assert [(r["bucket"], r["loans"], r["provision"]) for r in report.rows] == [
+        ("Performing", 0, Decimal("0.00")),
+        ("Pass and watch", 0, Decimal("0.00")),
+        ("Substandard", 0, Decimal("0.00")),
+        ("Doubtful", 0, Decimal("0.00")),
+        ("Lost", 0, Decimal("0.00")),
+        ("Written off", 1, Decimal("0.00")),
+    ]
+    assert (report.totals["loans"], report.totals["provision"]) == (0, Decimal("0.00"))
+    lost = Loan.objects.get(pk=lost.pk)
+    assert lost.arrears_bucket is None
+    assert reports.classification(lost) == "Written off"
+
+
+def test_classification_in_words(portfolio):
+    from loans.models import Loan
+
+    assert reports.classification(Loan.objects.get(pk=portfolio["dpd120"].pk)) == "Lost"
+    assert reports.classification(Loan.objects.get(pk=portfolio["current"].pk)) == "Performing"
 
 
 def test_disbursements_and_repayments_by_month(branch, other_branch, manager):

@@ -1,8 +1,10 @@
 """`python manage.py run_end_of_day [--date YYYY-MM-DD]`: run end of day for a business date.
 
 Without --date the business date is today in the cooperative's time zone (Africa/Lagos). Missed
-dates since the last run are processed first (at most 31 days); a date already processed is left
-alone. Prints the stats as JSON; exits non-zero on bad input.
+dates since the last run are processed first (at most 31 days), each with its own figures; a catch-up
+that cannot be replayed as daily runs would have is refused with the reason and the way out, and
+`--skip-missed` then processes the date alone. A date already processed is left alone. Prints the
+stats as JSON; exits non-zero on bad input or a refusal.
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--date", dest="as_of", help="Business date YYYY-MM-DD (default: today in Africa/Lagos)."
         )
+        parser.add_argument(
+            "--skip-missed",
+            action="store_true",
+            help="Do not replay the dates missed since the last run: process --date alone with today's "
+            "figures (the missed dates get no snapshot and no auto-debit; recorded in the stats).",
+        )
 
     def handle(self, *args, **options) -> None:
         raw = options.get("as_of")
@@ -36,7 +44,7 @@ class Command(BaseCommand):
         if as_of > business_date():
             raise CommandError(f"{as_of:%Y-%m-%d} is in the future; end of day runs for past dates or today.")
         try:
-            stats = run_end_of_day(as_of=as_of)
+            stats = run_end_of_day(as_of=as_of, skip_missed=options.get("skip_missed", False))
         except DomainError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(json.dumps(stats, indent=2, sort_keys=True))
