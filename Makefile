@@ -74,7 +74,8 @@ bench-data: install
 		c.execute('DROP DATABASE IF EXISTS $(SCALE_DB) WITH (FORCE)'); c.execute('CREATE DATABASE $(SCALE_DB)')"
 	DATABASE_URL=$(SCALE_PG)/$(SCALE_DB) REDIS_URL= DJANGO_SECRET_KEY=bench $(PY) manage.py migrate --noinput -v0
 	DATABASE_URL=$(SCALE_PG)/$(SCALE_DB) REDIS_URL= DJANGO_SECRET_KEY=bench $(PY) manage.py createcachetable
-	DATABASE_URL=$(SCALE_PG)/$(SCALE_DB) REDIS_URL= DJANGO_SECRET_KEY=bench $(PY) manage.py generate_data $(SCALE_SIZE)
+	DATABASE_URL=$(SCALE_PG)/$(SCALE_DB) REDIS_URL= DJANGO_SECRET_KEY=bench COOP_ENABLE_DATAGEN=true \
+		$(PY) manage.py generate_data $(SCALE_SIZE)
 
 bench: install
 	SCALE_DATABASE_URL=$${SCALE_DATABASE_URL:-$(SCALE_PG)/$(SCALE_DB)} $(PY) -m bench
