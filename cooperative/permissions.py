@@ -8,8 +8,10 @@ single rows on top, e.g. a loan shared with head office credit.
 
 from __future__ import annotations
 
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
+from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from .authz import user_authz
 from .exceptions import NotAllowed
@@ -58,8 +60,6 @@ def granted_object_pks(user, model: type[Model]) -> list:
 
     One plain indexed query instead of guardian's nested subquery in every scoped query: that
     subquery cost more to build and plan than the lookup itself on the posting hot path."""
-    from django.contrib.contenttypes.models import ContentType
-    from guardian.models import GroupObjectPermission, UserObjectPermission
 
     content_type = ContentType.objects.get_for_model(model)  # cached by Django
     codename = f"view_{model._meta.model_name}"
