@@ -6,6 +6,11 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 TEST_WORKERS ?= 2
+# Locally the test databases are kept between runs (--reuse-db; `make test PYTEST_ARGS=--create-db`
+# after a migration); CI (CI=true) always builds them fresh.
+REUSE_DB := $(if $(filter true 1,$(CI)),,--reuse-db)
+# mypy's packages; ledger joins once its refactor is merged.
+MYPY_PACKAGES ?= cooperative
 # A test that hangs (a lock wait, a stuck browser) fails after this many seconds instead of blocking CI.
 TEST_TIMEOUT ?= 300
 DEMO_PASSWORD ?= $(or $(COOP_DEMO_PASSWORD),coopdesk-demo-2026)
@@ -14,12 +19,15 @@ DEMO_ENV := DJANGO_DEBUG=true REQUIRE_STAFF_MFA=$${REQUIRE_STAFF_MFA:-false} COO
 	COOP_DEMO_PASSWORD="$(DEMO_PASSWORD)"
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint fmt migrate install bench bench-data clean
+.PHONY: help run test lint fmt typecheck imports docs ci migrate install bench bench-data clean
 
 help:
 	@echo "make run      create .venv, migrate the SQLite demo database, load demo data, serve on $(HOST):$(PORT)"
 	@echo "make test     the whole test suite (SQLite; PostgreSQL when DATABASE_URL is set), $(TEST_WORKERS) workers"
 	@echo "make lint     ruff check + ruff format --check"
+	@echo "make typecheck  mypy (django-stubs) on the packages CI checks; make imports  the import-layer contracts"
+	@echo "make docs     regenerate the generated docs (docs/workflows.md, docs/roles.md)"
+	@echo "make ci       what CI runs (.ci/run: PostgreSQL, Redis, every gate; about 6 minutes)"
 	@echo "make fmt      ruff format + ruff check --fix"
 	@echo "make migrate  apply migrations and create the cache table"
 	@echo "make bench-data  generate the scale database (coopdesk_scale, ~5 min); make bench  every benchmark"
@@ -55,7 +63,7 @@ run: migrate
 	$(DEMO_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install
-	$(PY) -m pytest --ds=cooperative.settings.test -n $(TEST_WORKERS) --timeout=$(TEST_TIMEOUT) $(PYTEST_ARGS)
+	$(PY) -m pytest --ds=cooperative.settings.test -n $(TEST_WORKERS) --timeout=$(TEST_TIMEOUT) $(REUSE_DB) $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -64,6 +72,21 @@ lint: install
 fmt: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+typecheck: install
+	$(VENV)/bin/mypy $(MYPY_PACKAGES)
+
+imports: install
+	$(VENV)/bin/lint-imports
+
+# Generated documentation, rebuilt from the code (tests fail while a committed copy is stale).
+docs: migrate
+	$(DEMO_ENV) $(PY) manage.py workflow_docs
+	$(DEMO_ENV) $(PY) manage.py bootstrap_roles --matrix > docs/roles.md.new && mv docs/roles.md.new docs/roles.md
+	@git status --short docs/ || true
+
+ci:
+	bash .ci/run
 
 # The generated database the scale benchmarks read (docs/performance.md): dropped and made anew.
 SCALE_DB ?= coopdesk_scale
@@ -74,7 +97,8 @@ bench-data: install
 		c.execute('DROP DATABASE IF EXISTS $(SCALE_DB) WITH (FORCE)'); c.execute('CREATE DATABASE $(SCALE_DB)')"
 	DATABASE_URL=$(SCALE_PG)/$(SCALE_DB) REDIS_URL= DJANGO_SECRET_KEY=bench $(PY) manage.py migrate --noinput -v0
 	DATABASE_URL=$(SCALE_PG)/$(SCALE_DB) REDIS_URL= DJANGO_SECRET_KEY=bench $(PY) manage.py createcachetable
-	DATABASE_URL=$(SCALE_PG)/$(SCALE_DB) REDIS_URL= DJANGO_SECRET_KEY=bench $(PY) manage.py generate_data $(SCALE_SIZE)
+	DATABASE_URL=$(SCALE_PG)/$(SCALE_DB) REDIS_URL= DJANGO_SECRET_KEY=bench COOP_ENABLE_DATAGEN=true \
+		$(PY) manage.py generate_data $(SCALE_SIZE)
 
 bench: install
 	SCALE_DATABASE_URL=$${SCALE_DATABASE_URL:-$(SCALE_PG)/$(SCALE_DB)} $(PY) -m bench

@@ -29,7 +29,7 @@ def main() -> int:
             continue
         print(f"# {name}", flush=True)
         # a benchmark refusing to run (e.g. no PostgreSQL, no generated data) is a failure
-        code = subprocess.run([sys.executable, "-m", name], cwd=ROOT, check=False).returncode  # noqa: S603
+        code = subprocess.run([sys.executable, "-m", name], cwd=ROOT, check=False).returncode
         if code != 0:
             failed.append(f"{name}: exit {code}")
     for line in failed:

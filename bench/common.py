@@ -47,12 +47,12 @@ def setup_django(url: str | None = None) -> str:
     url = url or scale_url()
     os.environ.update(bench_environment(url))
     sys.path.insert(0, str(ROOT))
-    import django
+    import django  # noqa: PLC0415 - once Django is set up here
 
     django.setup()
-    from django.core.management import call_command
+    from django.core.management import call_command  # noqa: PLC0415 - once Django is set up here
 
-    from members.models import Member
+    from members.models import Member  # noqa: PLC0415 - once Django is set up here
 
     call_command("createcachetable", verbosity=0)  # the database cache (REDIS_URL unset); idempotent
     call_command("collectstatic", interactive=False, verbosity=0)  # DEBUG off: the manifest storage

@@ -34,6 +34,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+import psycopg
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/coopdesk"
 MACHINE = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
@@ -46,8 +48,6 @@ def bench_url(database_url: str) -> str:
 
 
 def recreate_database(url: str) -> None:
-    import psycopg
-
     name = url.rsplit("/", 1)[1]
     admin_url = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as conn:
@@ -66,7 +66,7 @@ def setup_django(url: str) -> None:
         LOG_LEVEL="WARNING",
     )
     sys.path.insert(0, str(ROOT))
-    import django
+    import django  # noqa: PLC0415 - once Django is set up here
 
     django.setup()
 
@@ -74,7 +74,7 @@ def setup_django(url: str) -> None:
 def insert_select(cursor, model, exprs: dict[str, str], source: str, params: list | None = None) -> int:
     """INSERT INTO model's table SELECT …: `exprs` gives SQL per column; other columns get the
     field's Python default as a parameter (so new model fields with defaults need no change here)."""
-    from django.db import connection
+    from django.db import connection  # noqa: PLC0415 - once Django is set up here
 
     columns, values, defaults = [], [], []
     for field in model._meta.concrete_fields:
@@ -94,13 +94,13 @@ def insert_select(cursor, model, exprs: dict[str, str], source: str, params: lis
 
 
 def build_fixture(loans: int) -> dict:
-    from django.db import connection, transaction
+    from django.db import connection, transaction  # noqa: PLC0415 - once Django is set up here
 
-    from cooperative.models import Branch
-    from ledger import services as ledger
-    from ledger.models import Account, JournalEntry, Transaction
-    from loans.models import Loan, LoanProduct, LoanSchedule
-    from members.models import Member
+    from cooperative.models import Branch  # noqa: PLC0415 - once Django is set up here
+    from ledger import services as ledger  # noqa: PLC0415 - once Django is set up here
+    from ledger.models import Account, JournalEntry, Transaction  # noqa: PLC0415 - once Django is set up here
+    from loans.models import Loan, LoanProduct, LoanSchedule  # noqa: PLC0415 - once Django is set up here
+    from members.models import Member  # noqa: PLC0415 - once Django is set up here
 
     branch = Branch.objects.create(code="EODB1", name="End-of-day bench branch")
     ledger.bootstrap_branch_ledger(branch_id=branch.pk)
@@ -271,7 +271,7 @@ def timed(fn) -> tuple[float, object]:
 
 def baseline_update(as_of: date) -> int:
     """One plain set-based UPDATE over the same rows end of day reads and writes (the yardstick)."""
-    from django.db import connection, transaction
+    from django.db import connection, transaction  # noqa: PLC0415 - once Django is set up here
 
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
@@ -291,11 +291,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("bench/end_of_day.py needs PostgreSQL: set DATABASE_URL=postgres://…")
     recreate_database(url)
     setup_django(url)
-    from django.core.management import call_command
+    from django.core.management import call_command  # noqa: PLC0415 - once Django is set up here
 
     call_command("migrate", verbosity=0)
 
-    from loans.eod import run_end_of_day
+    from loans.eod import run_end_of_day  # noqa: PLC0415 - once Django is set up here
 
     fixture_seconds, fixture = timed(lambda: build_fixture(args.loans))
     first_seconds, first = timed(lambda: run_end_of_day(as_of=AS_OF))

@@ -39,6 +39,8 @@ import time
 import uuid
 from pathlib import Path
 
+import psycopg
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/coopdesk_bench"
@@ -67,8 +69,6 @@ def server_env(database_url: str, redis_url: str) -> dict[str, str]:
 
 
 def ensure_database(database_url: str) -> None:
-    import psycopg
-
     name = database_url.rsplit("/", 1)[1].split("?")[0]
     admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as conn:
@@ -77,7 +77,7 @@ def ensure_database(database_url: str) -> None:
 
 
 def manage(env: dict, *args: str) -> str:
-    result = subprocess.run(  # noqa: S603 - our own manage.py
+    result = subprocess.run(
         [PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
@@ -95,6 +95,7 @@ from cooperative.models import Branch, User
 from ledger import services
 from ledger.models import Account
 from members.models import Member
+
 from bench.baseline_views import CREATE_TABLE
 
 with connection.cursor() as cursor:
@@ -320,8 +321,6 @@ class RssSampler(threading.Thread):
 
 
 def machine(database_url: str, workers: int, worker_class: str) -> str:
-    import psycopg
-
     try:
         mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     except (ValueError, OSError):
@@ -389,7 +388,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     accounts = json.loads(out.split("IDS=", 1)[1].strip())
 
     port = free_port()
-    server = subprocess.Popen(  # noqa: S603
+    server = subprocess.Popen(
         [
             PYTHON,
             "-m",

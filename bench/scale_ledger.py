@@ -23,9 +23,9 @@ VERIFY_TARGET_S, PDF_TARGET_S = 60, 5
 
 
 def busiest_account():
-    from django.db import connection
+    from django.db import connection  # noqa: PLC0415 - once Django is set up here
 
-    from ledger.models import Account
+    from ledger.models import Account  # noqa: PLC0415 - once Django is set up here
 
     with connection.cursor() as cursor:  # the generator's busiest accounts are the first members'
         cursor.execute(
@@ -40,9 +40,9 @@ def busiest_account():
 
 def period_with(account, movements: int):
     """(from, to): the last `movements` legs of the account, by local posting date."""
-    from django.utils import timezone
+    from django.utils import timezone  # noqa: PLC0415 - once Django is set up here
 
-    from ledger.models import Transaction
+    from ledger.models import Transaction  # noqa: PLC0415 - once Django is set up here
 
     legs = Transaction.objects.filter(account=account).order_by("-created_at", "-id")
     last = legs.values_list("created_at", flat=True).first()
@@ -63,10 +63,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     url = setup_django()
 
-    from django.core.management import call_command
+    from django.core.management import call_command  # noqa: PLC0415 - once Django is set up here
 
-    from ledger.models import Transaction
-    from ledger.statements import account_statement, render_csv, render_pdf, render_xlsx
+    from ledger.models import Transaction  # noqa: PLC0415 - once Django is set up here
+    from ledger.statements import account_statement, render_csv, render_pdf, render_xlsx  # noqa: PLC0415 - once Django is set up here
 
     legs = Transaction.objects.count()
     results = Results("scale_ledger", database=url.rsplit("/", 1)[1], legs=legs)

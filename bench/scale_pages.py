@@ -39,11 +39,11 @@ def full_counts(queries) -> int:
 
 def sample(user_branch_id):
     """Real rows to ask for: a member, an account, a loan in the teller's branch."""
-    from django.db.models import Count
+    from django.db.models import Count  # noqa: PLC0415 - once Django is set up here
 
-    from ledger.models import Account
-    from loans.models import Loan
-    from members.models import Member
+    from ledger.models import Account  # noqa: PLC0415 - once Django is set up here
+    from loans.models import Loan  # noqa: PLC0415 - once Django is set up here
+    from members.models import Member  # noqa: PLC0415 - once Django is set up here
 
     member = Member.objects.filter(branch_id=user_branch_id, status="ACTIVE").order_by("member_number")[
         1000:1001
@@ -63,7 +63,7 @@ def sample(user_branch_id):
 
 
 def users():
-    from cooperative.models import User
+    from cooperative.models import User  # noqa: PLC0415 - once Django is set up here
 
     admin, created = User.objects.get_or_create(
         email="bench-admin@generated.coopdesk.local",
@@ -79,8 +79,8 @@ def users():
 
 
 def measure(client, url: str, *, warmup: int, requests: int, headers=None) -> dict:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+    from django.db import connection  # noqa: PLC0415 - once Django is set up here
+    from django.test.utils import CaptureQueriesContext  # noqa: PLC0415 - once Django is set up here
 
     headers = headers or {}
     status = None
@@ -113,11 +113,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     url = setup_django()
 
-    from django.test import Client
-    from rest_framework_simplejwt.tokens import RefreshToken
+    from django.test import Client  # noqa: PLC0415 - once Django is set up here
+    from rest_framework_simplejwt.tokens import RefreshToken  # noqa: PLC0415 - once Django is set up here
 
-    from ledger.models import Transaction
-    from members.models import Member
+    from ledger.models import Transaction  # noqa: PLC0415 - once Django is set up here
+    from members.models import Member  # noqa: PLC0415 - once Django is set up here
 
     admin, teller = users()
     branch_id = teller.branches.values_list("pk", flat=True)[0]

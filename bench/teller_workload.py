@@ -54,12 +54,12 @@ def wait_for(port: int, timeout: float = 60) -> None:
 
 def tellers(users: int):
     """One bench teller per virtual user (TELLER role, one branch each), with members to serve."""
-    from django.contrib.auth.models import Group
-    from rest_framework_simplejwt.tokens import RefreshToken
+    from django.contrib.auth.models import Group  # noqa: PLC0415 - once Django is set up here
+    from rest_framework_simplejwt.tokens import RefreshToken  # noqa: PLC0415 - once Django is set up here
 
-    from cooperative.models import Branch, User
-    from ledger.models import Account
-    from members.models import Member
+    from cooperative.models import Branch, User  # noqa: PLC0415 - once Django is set up here
+    from ledger.models import Account  # noqa: PLC0415 - once Django is set up here
+    from members.models import Member  # noqa: PLC0415 - once Django is set up here
 
     group = Group.objects.get(name="TELLER")
     branches = list(Branch.objects.filter(code__regex=r"^[A-Z]{3}\d{3}$").order_by("code"))
@@ -98,7 +98,7 @@ class VirtualTeller(threading.Thread):
     def __init__(self, port: int, teller: dict, stop_at: float, seed: int, period: tuple[str, str]):
         super().__init__(daemon=True)
         self.port, self.teller, self.stop_at = port, teller, stop_at
-        self.rng = random.Random(seed)  # noqa: S311 (workload mix, not secrets)
+        self.rng = random.Random(seed)
         self.period = period
         self.timings = {action: [] for action in ACTIONS}
         self.errors: list[str] = []
@@ -167,15 +167,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     url = setup_django()
 
-    from django.core.management import call_command
-    from django.utils import timezone
+    from django.core.management import call_command  # noqa: PLC0415 - once Django is set up here
+    from django.utils import timezone  # noqa: PLC0415 - once Django is set up here
 
     staff = tellers(args.users)
     today = timezone.localdate()
     period = ((today - timedelta(days=30)).isoformat(), today.isoformat())
     env = {**os.environ, **bench_environment(url)}
     port = free_port()
-    server = subprocess.Popen(  # noqa: S603
+    server = subprocess.Popen(
         [
             sys.executable,
             "-m",

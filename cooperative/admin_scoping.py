@@ -3,9 +3,12 @@ related-field choices all go through `get_queryset`, and out-of-scope ids answer
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.utils import NotRelationField, get_fields_from_path
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path, unquote
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.http import Http404
@@ -33,10 +36,23 @@ def _is_scoped_relation(model, path: str) -> bool:
         field = get_fields_from_path(model, path)[-1]
     except (FieldDoesNotExist, NotRelationField):
         return False
-    return bool(field.is_relation and scope_field_of(field.remote_field.model) is not None)
+    return bool(
+        field.is_relation
+        and field.remote_field is not None
+        and scope_field_of(field.remote_field.model) is not None
+    )
 
 
-class BranchScopedAdminMixin:
+if TYPE_CHECKING:
+    # For the type checker the mixins stand on what they are mixed into.
+    class _AdminBase(SimpleHistoryAdmin): ...
+
+    _InlineBase = admin.options.InlineModelAdmin
+else:
+    _AdminBase = _InlineBase = object
+
+
+class BranchScopedAdminMixin(_AdminBase):
     def get_queryset(self, request):
         return scope_queryset(super().get_queryset(request), request.user)
 
@@ -59,7 +75,7 @@ class BranchScopedAdminMixin:
     def response_action(self, request, queryset):
         # A tampered action POST (`_selected_action=zz`) would fail deep inside the action with a
         # ValidationError; drop ids that are not ids, so Django answers "Items must be selected".
-        name = admin.helpers.ACTION_CHECKBOX_NAME
+        name = helpers.ACTION_CHECKBOX_NAME
         selected = request.POST.getlist(name)
         valid = [value for value in selected if value and _parses(self.model._meta.pk, value)]
         if len(valid) != len(selected):
@@ -110,8 +126,6 @@ class BranchScopedAdminMixin:
 
 
 def _safe_pk(model, object_id):
-    from django.contrib.admin.utils import unquote
-
     try:
         return model._meta.pk.to_python(unquote(object_id))
     except Exception as exc:  # a malformed id is simply not found
@@ -122,7 +136,7 @@ class ScopedHistoryAdmin(BranchScopedAdminMixin, SimpleHistoryAdmin):
     """Base class for every domain ModelAdmin: branch scoped, with history."""
 
 
-class ScopedInlineMixin:
+class ScopedInlineMixin(_InlineBase):
     """Inlines: related-field choices scoped like the parent admin's."""
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

@@ -8,5 +8,6 @@ class CooperativeConfig(AppConfig):
 
     def ready(self) -> None:
         # Connect the login/logout/lockout receivers and the permission-cache invalidation.
-        from . import audit, authz  # noqa: F401
-        from .api import schema  # noqa: F401 - registers the OpenAPI extensions
+        # Imported here, not at the top: the models must be loaded first (ready() is the first safe point).
+        from . import audit, authz  # noqa: F401, PLC0415
+        from .api import schema  # noqa: F401, PLC0415 - registers the OpenAPI extensions

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
@@ -62,7 +63,7 @@ class Authz:
     is_superuser: bool
     user_perms: frozenset[str]
     group_perms: frozenset[str]
-    branch_ids: tuple
+    branch_ids: tuple[uuid.UUID, ...]
     group_names: frozenset[str]
 
     @property
@@ -204,6 +205,7 @@ def _shared_row_changed(sender, **kwargs) -> None:
     invalidate_everyone()
 
 
+_model: type[Model]
 for _model in (Group, Permission):  # a renamed group or permission changes what names mean
     post_save.connect(_shared_row_changed, sender=_model, dispatch_uid=f"authz-save-{_model.__name__}")
 for _model in (Group, Permission, Branch):

@@ -40,9 +40,11 @@ import functools
 import hashlib
 import json
 import re
+from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Field
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -143,12 +145,16 @@ def _replay(record: IdempotencyRecord, *, scope: str, request_hash: str) -> Resp
     )
 
 
+class JsonReadyResponse(Response):
+    """A Response whose `data` is stored as is by the idempotency record (see json_response)."""
+
+    json_ready = True
+
+
 def json_response(data, status: int) -> Response:
     """A Response whose `data` is already plain JSON (str, int, None, lists, dicts): the
     idempotency record stores it as is, without rendering and re-parsing it."""
-    response = Response(data, status=status)
-    response.json_ready = True
-    return response
+    return JsonReadyResponse(data, status=status)
 
 
 def _stored_body(response) -> object:
@@ -163,14 +169,16 @@ def _insert_record(*, user, key, scope, request_hash, status, body) -> bool:
     same pair waits for the other transaction, then writes (it rolled back) or not (it committed)."""
     meta = IdempotencyRecord._meta
     names = ("user", "key", "scope", "request_hash", "response_status", "response_body", "created_at")
-    fields = [meta.get_field(name) for name in names]
+    fields = [cast("Field[Any, Any]", meta.get_field(name)) for name in names]  # concrete columns
+    assert meta.pk is not None
+    pk_column = meta.pk.column
     values = (user.pk, key, scope, request_hash, status, body, timezone.now())
     params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True)]
     quote = connection.ops.quote_name
     # Table and column names from the model; every value is a parameter.
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
+        f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING RETURNING {quote(pk_column)}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -283,7 +291,7 @@ def idempotent(handler=None, *, handler_savepoint: bool = True, record_after: bo
             raise Conflict("A request with this key is being processed; retry shortly.")
         return _replay(earlier, scope=scope, request_hash=request_hash)
 
-    wrapper.idempotent = True
+    wrapper.idempotent = True  # type: ignore[attr-defined]  # the mark the schema and tests look for
     return wrapper
 
 
@@ -339,7 +347,7 @@ def _idempotent_record_after(handler):
                 raise
         return _replay(earlier, scope=scope, request_hash=request_hash)
 
-    wrapper.idempotent = True
+    wrapper.idempotent = True  # type: ignore[attr-defined]  # the mark the schema and tests look for
     return wrapper
 
 

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.shortcuts import redirect
 from django.urls import reverse
+from django_otp import devices_for_user
 
 from .api.errors import PROBLEM_CONTENT_TYPE, problem_response
 from .authz import user_authz
@@ -25,7 +26,7 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        incoming = request.headers.get("x-request-id", "")
         request.request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
@@ -72,7 +73,7 @@ class BodySizeLimitMiddleware:
     def __call__(self, request):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
+            length = int(request.headers.get("content-length") or 0)
         except ValueError:
             length = 0
         if limit and length > limit and request.path.startswith("/api/"):
@@ -140,8 +141,6 @@ class StaffMFAMiddleware:
                 and not request.path.startswith(_MFA_OPEN_PATHS)
                 and not user.is_verified()
             ):
-                from django_otp import devices_for_user
-
                 if any(True for _ in devices_for_user(user, confirmed=True)):
                     logout(request)
                     return redirect(f"{reverse('admin:login')}?next={request.path}")

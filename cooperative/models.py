@@ -5,6 +5,7 @@ import no domain app.
 """
 
 import uuid
+from typing import TYPE_CHECKING, ClassVar
 
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
@@ -54,7 +55,13 @@ class Branch(TimeStampedModel):
         return f"{self.name} ({self.code})"
 
 
-class UserManager(BaseUserManager):
+if TYPE_CHECKING:
+    _UserManagerBase = BaseUserManager["User"]
+else:  # not subscriptable at run time
+    _UserManagerBase = BaseUserManager
+
+
+class UserManager(_UserManagerBase):
     use_in_migrations = True
 
     def _create_user(self, email: str, password: str | None, **extra):
@@ -77,7 +84,7 @@ class UserManager(BaseUserManager):
             raise ValueError("A superuser must have is_staff and is_superuser set.")
         return self._create_user(email, password, **extra)
 
-    def get_by_natural_key(self, username: str):
+    def get_by_natural_key(self, username: str | None) -> "User":
         return self.get(email__iexact=username)
 
 
@@ -107,7 +114,7 @@ class User(AbstractBaseUser, PermissionsMixin, UUIDModel):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     branch_scope_field = "branches"
 

@@ -30,7 +30,8 @@ def parse_amount(value: object) -> Decimal:
     # Size before decimals: quantize() raises InvalidOperation (not ValueError) past 28 digits.
     if amount >= MAX_AMOUNT:
         raise ValueError("The amount is too large.")
-    if amount.as_tuple().exponent < -2 and amount != amount.quantize(KOBO):
+    exponent = amount.as_tuple().exponent  # an int: the amount is finite
+    if isinstance(exponent, int) and exponent < -2 and amount != amount.quantize(KOBO):
         raise ValueError("Amounts have at most two decimal places (kobo).")
     return amount.quantize(KOBO)
 

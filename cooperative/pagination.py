@@ -11,6 +11,8 @@ costs more than the page itself. This paginator counts:
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
@@ -37,7 +39,7 @@ def _estimated_rows(queryset) -> int | None:
 class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
-        queryset = self.object_list
+        queryset: Any = self.object_list  # a QuerySet, or a plain list (no .query)
         query = getattr(queryset, "query", None)
         if query is None:  # a plain list
             return len(queryset)

@@ -8,11 +8,21 @@ single rows on top, e.g. a loan shared with head office credit.
 
 from __future__ import annotations
 
+import uuid
+from typing import TYPE_CHECKING
+
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
+from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from .authz import user_authz
 from .exceptions import NotAllowed
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from .models import User
 
 VIEW_ALL_BRANCHES = "cooperative.view_all_branches"
 
@@ -24,7 +34,7 @@ def sees_all_branches(user) -> bool:
     return user.has_perm(VIEW_ALL_BRANCHES)
 
 
-def user_branch_ids(user) -> list:
+def user_branch_ids(user: User | AnonymousUser | None) -> list[uuid.UUID]:
     """Branch ids the user belongs to (from `cooperative.authz`: cached, invalidated on change)."""
     authz = user_authz(user) if user else None
     return list(authz.branch_ids) if authz is not None else []
@@ -58,8 +68,6 @@ def granted_object_pks(user, model: type[Model]) -> list:
 
     One plain indexed query instead of guardian's nested subquery in every scoped query: that
     subquery cost more to build and plan than the lookup itself on the posting hot path."""
-    from django.contrib.contenttypes.models import ContentType
-    from guardian.models import GroupObjectPermission, UserObjectPermission
 
     content_type = ContentType.objects.get_for_model(model)  # cached by Django
     codename = f"view_{model._meta.model_name}"
@@ -81,7 +89,9 @@ def get_scoped_object_or_404(queryset: QuerySet, user, **lookup) -> Model:
         raise Http404 from exc
 
 
-def can_see_row(user, model: type[Model], pk, branch_id) -> bool:
+def can_see_row(
+    user: User | AnonymousUser | None, model: type[Model], pk: object, branch_id: uuid.UUID | None
+) -> bool:
     """Would `scope_queryset(model.objects.all(), user)` include the row (`pk`, in `branch_id`)?
 
     Decided in Python on a row already read (e.g. one just locked), for a model scoped by
@@ -94,7 +104,7 @@ def can_see_row(user, model: type[Model], pk, branch_id) -> bool:
     return pk in set(granted_object_pks(user, model))
 
 
-def check_branch_allowed(user, branch_id) -> bool:
+def check_branch_allowed(user: User | AnonymousUser | None, branch_id: uuid.UUID | None) -> bool:
     """May `user` act on data of `branch_id`? Used when creating rows for a branch."""
     if sees_all_branches(user):
         return True
@@ -102,10 +112,10 @@ def check_branch_allowed(user, branch_id) -> bool:
 
 
 def require_permission(
-    actor,
+    actor: User | None,
     permission: str,
     *,
-    branch_id=None,
+    branch_id: uuid.UUID | None = None,
     error: type[NotAllowed] = NotAllowed,
     subject: str = "record",
     field: str | None = None,

@@ -8,8 +8,10 @@ without editing a central list. AUDITOR gets every view permission; ADMIN gets e
 
 from __future__ import annotations
 
+import importlib
 from collections import defaultdict
 
+from django.apps import apps
 from django.utils.module_loading import autodiscover_modules
 
 ADMIN = "ADMIN"
@@ -36,9 +38,6 @@ ROLE_DESCRIPTIONS = {
 
 def declared_role_permissions() -> dict[str, set[str]]:
     """Union of every app's ROLE_PERMISSIONS, keyed by role."""
-    import importlib
-
-    from django.apps import apps
 
     autodiscover_modules("roles")
     matrix: dict[str, set[str]] = defaultdict(set)

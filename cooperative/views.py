@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -11,8 +12,11 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from django.views.defaults import bad_request, page_not_found, permission_denied, server_error
 
 from .api.errors import problem_response
+from .audit import record_event
+from .models import AuditLog
 
 
 @never_cache
@@ -35,8 +39,6 @@ def _check_cache() -> None:
 
 
 def _check_broker() -> None:
-    import redis
-
     client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
     client.ping()
 
@@ -90,14 +92,10 @@ def handler404(request, exception=None):
             instance=request.path,
             request_id=getattr(request, "request_id", ""),
         )
-    from django.views.defaults import page_not_found
-
     return page_not_found(request, exception)
 
 
 def handler403(request, exception=None):
-    from .audit import record_event
-    from .models import AuditLog
 
     record_event(
         AuditLog.Event.PERMISSION_DENIED,
@@ -111,8 +109,6 @@ def handler403(request, exception=None):
             instance=request.path,
             request_id=getattr(request, "request_id", ""),
         )
-    from django.views.defaults import permission_denied
-
     return permission_denied(request, exception)
 
 
@@ -124,8 +120,6 @@ def handler400(request, exception=None):
             instance=request.path,
             request_id=getattr(request, "request_id", ""),
         )
-    from django.views.defaults import bad_request
-
     return bad_request(request, exception)
 
 
@@ -137,6 +131,4 @@ def handler500(request):
             instance=request.path,
             request_id=getattr(request, "request_id", ""),
         )
-    from django.views.defaults import server_error
-
     return server_error(request)

@@ -26,9 +26,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cooperative.models import User
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import autodiscover_modules
 
 from .exceptions import Conflict, DomainError, NotAllowed
 
@@ -56,7 +60,7 @@ class Guard:
     field: str | None = None
     code: str | None = None
 
-    def refusal(self, instance, *, actor, ctx: dict) -> DomainError | None:
+    def refusal(self, instance, *, actor: User | None, ctx: dict) -> DomainError | None:
         reason = self.check(instance, actor=actor, **ctx)
         if not reason:
             return None
@@ -116,7 +120,7 @@ class Transition:
         return self.verb or self.name.replace("_", " ")
 
 
-def _default_authorize(actor, permission: str, instance) -> None:
+def _default_authorize(actor: User | None, permission: str, instance) -> None:
     """``actor=None`` is the system itself (jobs, the demo seed); a person needs the permission."""
     if actor is None:
         return
@@ -137,7 +141,8 @@ class StateMachine:
     name: str
     model: str
     field: str
-    states: Iterable[tuple[str, str]] | Any
+    # A TextChoices class or (value, label) pairs; a dict value -> label after __post_init__.
+    states: Any
     initial: str
     transitions: Iterable[Transition]
     title: str = ""
@@ -211,7 +216,14 @@ class StateMachine:
         return self.error(message, field=self.field)
 
     def check(
-        self, instance, name: str, *, actor=None, state_only: bool = False, authorized: bool = False, **ctx
+        self,
+        instance,
+        name: str,
+        *,
+        actor: User | None = None,
+        state_only: bool = False,
+        authorized: bool = False,
+        **ctx,
     ) -> Transition:
         """Refuse (raise) unless ``actor`` may take step ``name`` now: permission, state, then guards.
 
@@ -231,7 +243,7 @@ class StateMachine:
                     raise refusal
         return transition
 
-    def allows(self, instance, name: str, *, actor=None, **ctx) -> bool:
+    def allows(self, instance, name: str, *, actor: User | None = None, **ctx) -> bool:
         """True when ``check`` would pass (for showing or hiding a button)."""
         try:
             self.check(instance, name, actor=actor, **ctx)
@@ -240,7 +252,14 @@ class StateMachine:
         return True
 
     def apply(
-        self, instance, name: str, *, actor=None, state_only: bool = False, authorized: bool = False, **ctx
+        self,
+        instance,
+        name: str,
+        *,
+        actor: User | None = None,
+        state_only: bool = False,
+        authorized: bool = False,
+        **ctx,
     ) -> Transition:
         """Check, set the state field (not saved: the service saves) and run the on-enter actions."""
         transition = self.check(
@@ -252,7 +271,9 @@ class StateMachine:
             run(instance, actor=actor, **ctx)
         return transition
 
-    def move(self, instance, target: str, *, actor=None, state_only: bool = True, **ctx) -> Transition:
+    def move(
+        self, instance, target: str, *, actor: User | None = None, state_only: bool = True, **ctx
+    ) -> Transition:
         """Apply the transition that leads from the current state to ``target`` (for a service that
         knows the state it wants rather than the step's name). Refuses when the table has none."""
         state = self.state_of(instance)
@@ -328,8 +349,6 @@ def register(machine: StateMachine) -> StateMachine:
 
 def machines() -> list[StateMachine]:
     """Every registered machine, sorted by name, after importing each installed app's workflow.py."""
-    from django.utils.module_loading import autodiscover_modules
-
     autodiscover_modules("workflow")
     return [_MACHINES[name] for name in sorted(_MACHINES)]
 

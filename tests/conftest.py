@@ -11,6 +11,11 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from tests.factories import BranchFactory, UserFactory
+from tests.postgres_harness import (  # noqa: F401 - fixtures for the transactional PostgreSQL tests
+    reference_data_after_module,
+    transactional_reference_data,
+    transactional_roles,
+)
 
 pytest_plugins: list[str] = []
 

@@ -15,7 +15,9 @@ from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions
 from rest_framework.views import exception_handler
 
+from cooperative.audit import record_event
 from cooperative.exceptions import DomainError
+from cooperative.models import AuditLog
 
 log = logging.getLogger(__name__)
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -114,9 +116,6 @@ def problem_exception_handler(exc, context):
         )
 
     if isinstance(exc, exceptions.PermissionDenied) and request is not None:
-        from cooperative.audit import record_event
-        from cooperative.models import AuditLog
-
         record_event(
             AuditLog.Event.PERMISSION_DENIED,
             request=request,

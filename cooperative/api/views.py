@@ -60,7 +60,7 @@ class TokenObtainView(TokenObtainPairView):
     """
 
     serializer_class = EmailTokenObtainSerializer
-    permission_classes = (AllowAny,)
+    permission_classes = (AllowAny,)  # type: ignore[assignment]  # simplejwt types it as ()
     authentication_classes = ()
 
     def post(self, request, *args, **kwargs):
@@ -102,7 +102,7 @@ class TokenObtainView(TokenObtainPairView):
     ratelimit(key="ip", rate=_rate, method="POST", block=True, group="api-refresh"), name="post"
 )
 class TokenRefreshThrottledView(TokenRefreshView):
-    permission_classes = (AllowAny,)
+    permission_classes = (AllowAny,)  # type: ignore[assignment]  # simplejwt types it as ()
     authentication_classes = ()
 
 

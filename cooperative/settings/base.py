@@ -49,8 +49,12 @@ INSTALLED_APPS = [
     "ledger.apps.LedgerConfig",
     "loans.apps.LoansConfig",
     "approvals.apps.ApprovalsConfig",
-    "datagen.apps.DatagenConfig",
 ]
+# The synthetic-data generator (`generate_data`, which writes legs by COPY with the ledger's triggers
+# off) is benchmark and demo tooling: installed only when asked for, never by default in production.
+ENABLE_DATAGEN = env.bool("COOP_ENABLE_DATAGEN", default=False)
+if ENABLE_DATAGEN:
+    INSTALLED_APPS.append("datagen.apps.DatagenConfig")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -4,9 +4,10 @@ import os
 
 os.environ.setdefault("DJANGO_DEBUG", "true")
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("COOP_ENABLE_DATAGEN", "true")  # tests/datagen exercise generate_data
 
-from .base import *  # noqa: E402,F403
-from .base import CACHES, DATABASES, env  # noqa: E402
+from .base import *  # noqa: F403
+from .base import CACHES, DATABASES, env
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True

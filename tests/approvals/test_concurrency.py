@@ -3,44 +3,23 @@ own API client and database connection, as two browsers would be."""
 
 from __future__ import annotations
 
-import importlib
 import threading
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
-from django.db import connection
 
 from approvals.exceptions import DuplicatePendingRequest
 from approvals.models import Approval, ApprovalRequest
 from approvals.services import request_approval
 from cooperative.models import AuditLog
 from tests.approvals.factories import TEST_ACTION, calls, make_policy
-from tests.ledger.test_api_concurrency import run_concurrently
+from tests.postgres_harness import closing_connection, run_as_users
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def restore_seeded_rows() -> None:
-    """A transactional test ends with a flush that also empties what data migrations seeded."""
-    from django.apps import apps
-
-    call_command("bootstrap_roles", verbosity=0)
-    for name in ("0002_default_policies", "0003_beat_schedule_deadlines"):
-        module = importlib.import_module(f"approvals.migrations.{name}")
-        (getattr(module, "create_policies", None) or module.create_schedule)(apps, None)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _restore_for_later_modules(django_db_blocker):
-    yield
-    with django_db_blocker.unblock():
-        restore_seeded_rows()
-
-
-@pytest.fixture(autouse=True)
-def _roles(transactional_db):
-    call_command("bootstrap_roles", verbosity=0)
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("transactional_roles"),
+]
 
 
 def test_two_managers_approving_at_once_one_wins_and_the_other_hears_who(ask, manager, manager2):
@@ -58,20 +37,8 @@ def test_two_managers_approving_at_once_one_wins_and_the_other_hears_who(ask, ma
         return response.status_code, response.json()
 
     # when both click Approve at the same moment (each as themselves)
-    results = []
-    lock = threading.Lock()
-
-    def as_user(user, index):
-        [(status, body)] = run_concurrently(user, click, [index], workers=1)
-        with lock:
-            results.append((user, status, body))
-
-    threads = [threading.Thread(target=as_user, args=(u, i)) for i, u in enumerate((manager, manager2))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    connection.close()
+    users = (manager, manager2)
+    results = [(user, *result) for user, result in zip(users, run_as_users(users, click), strict=True)]
 
     # then exactly one approval counted, the action ran once, the loser got a 409 naming the winner
     statuses = sorted(status for _, status, _ in results)
@@ -91,6 +58,7 @@ def test_two_simultaneous_requests_for_one_subject_leave_one_pending(branch, tel
     barrier = threading.Barrier(2)
     outcomes = []
 
+    @closing_connection
     def ask(user):
         try:
             barrier.wait()
@@ -105,8 +73,6 @@ def test_two_simultaneous_requests_for_one_subject_leave_one_pending(branch, tel
             outcomes.append("created")
         except DuplicatePendingRequest:
             outcomes.append("refused")
-        finally:
-            connection.close()
 
     threads = [threading.Thread(target=ask, args=(u,)) for u in (teller, manager)]
     for thread in threads:
@@ -123,22 +89,14 @@ def test_two_committee_members_approving_at_once_both_count_and_the_action_runs_
     request = ask("2000000.00")
     barrier = threading.Barrier(2)
     url = f"/api/v1/approvals/{request.pk}/decide/"
-    statuses = []
 
-    def click(user, index):
-        def task(client, _item):
-            barrier.wait()
-            return client.post(
-                url, {"decision": "APPROVED"}, format="json", HTTP_IDEMPOTENCY_KEY=f"cc-{index}"
-            ).status_code
+    def click(client, index):
+        barrier.wait()
+        return client.post(
+            url, {"decision": "APPROVED"}, format="json", HTTP_IDEMPOTENCY_KEY=f"cc-{index}"
+        ).status_code
 
-        statuses.extend(run_concurrently(user, task, [index], workers=1))
-
-    threads = [threading.Thread(target=click, args=(u, i)) for i, u in enumerate(committee)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_as_users(committee, click)
 
     # then both decisions count (the row lock serialises them), and the second completes the level
     assert statuses == [200, 200]

@@ -4,15 +4,20 @@ services (registration, accounts, deposits, loans) and the admin work on top of 
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from decimal import Decimal
 
 import phonenumbers
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db.models import F, Sum
 
 from cooperative.models import Sequence, User
 from datagen.generator import GenerationRefused, Generator, Sizes
+from datagen.generator.pipeline import real_postings
 from ledger import services as ledger
 from ledger.models import Account, JournalEntry, Transaction
 from ledger.numbering import is_valid_nuban
@@ -27,7 +32,7 @@ def test_refuses_a_database_that_is_not_postgresql(monkeypatch):
     class SQLite:
         vendor = "sqlite"
 
-    monkeypatch.setattr("datagen.generator.connection", SQLite())
+    monkeypatch.setattr("datagen.generator.pipeline.connection", SQLite())
     with pytest.raises(GenerationRefused, match="needs PostgreSQL"):
         Generator(Sizes(members=1, loans=0, postings=10, branches=1)).run()
 
@@ -127,3 +132,81 @@ class TestSmallDataset:
             f"/admin/loans/loan/{loan.pk}/change/",
         ):
             assert client.get(path).status_code == 200, path
+
+
+def test_production_settings_have_no_generate_data():
+    # given production settings: debug off, a real secret, COOP_ENABLE_DATAGEN unset
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "COOP_", "PYTEST_")) and key not in ("DATABASE_URL", "REDIS_URL")
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="cooperative.settings.base",
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY="production-like-secret-for-this-test-only",
+        DJANGO_READ_DOT_ENV="false",
+    )
+    # when generate_data is asked for
+    result = subprocess.run(
+        [sys.executable, "manage.py", "generate_data", "--members", "1"],
+        cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    # then Django does not know the command, and the app is not installed
+    assert result.returncode != 0
+    assert "Unknown command: 'generate_data'" in result.stderr
+    listed = subprocess.run(
+        [sys.executable, "manage.py", "help", "--commands"],
+        cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert "generate_data" not in listed.stdout.split()
+    assert "verify_ledger" in listed.stdout.split()
+
+
+def test_the_setting_installs_the_app():
+    # the test settings ask for it (COOP_ENABLE_DATAGEN=true); production's default is false
+    assert settings.ENABLE_DATAGEN is True
+    assert "datagen.apps.DatagenConfig" in settings.INSTALLED_APPS
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+class TestRealBooks:
+    """Entries the generator did not write are real postings: --append onto them needs the flag."""
+
+    @pytest.fixture
+    def real_posting(self, teller):
+        member = members.register_member(
+            actor=teller,
+            branch=teller.branches.first(),
+            first_name="Ada",
+            last_name="Eze",
+            phone="+2348031112233",
+        )
+        account = ledger.open_account(member=member, account_type="SAVINGS", actor=teller)
+        return ledger.deposit(
+            account_id=account.pk, amount=Decimal("1000.00"), actor=teller, description="Real"
+        )
+
+    def test_append_onto_real_postings_is_refused_and_says_why(self, real_posting):
+        with pytest.raises(CommandError) as refused:
+            call_command("generate_data", *SMALL, "--append", stdout=io.StringIO())
+        message = str(refused.value)
+        assert "journal entries that generate_data did not write" in message
+        assert "--i-know-this-writes-fake-money-into-real-books" in message
+        assert Member.objects.count() == 1  # nothing written
+        assert JournalEntry.objects.count() == 1
+
+    def test_with_the_flag_it_is_allowed(self, real_posting):
+        call_command(
+            "generate_data", *SMALL, "--append", "--i-know-this-writes-fake-money-into-real-books",
+            stdout=io.StringIO(),
+        )  # fmt: skip
+        assert Member.objects.count() == 201
+        assert real_postings() == 1  # the real entry, and only it, lacks the generator's marker
+        call_command("verify_ledger", stdout=io.StringIO())
+
+    def test_generated_entries_are_not_real_postings(self):
+        call_command("generate_data", *SMALL, stdout=io.StringIO())
+        assert JournalEntry.objects.exists()
+        assert real_postings() == 0

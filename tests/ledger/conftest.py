@@ -6,23 +6,15 @@ entry. Every ledger test that uses the database gets them back first (one query 
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
 from tests.conftest import _database_fixture
+from tests.postgres_harness import restore_beat_schedule, restore_default_policies
 
 
 def restore_seeded_rows() -> None:
-    from django.apps import apps
-
-    from approvals.models import ApprovalPolicy
-    from approvals.selectors import policies_changed
-
-    if not ApprovalPolicy.objects.filter(action_type="reversal").exists():
-        importlib.import_module("approvals.migrations.0002_default_policies").create_policies(apps, None)
-        policies_changed()
-    importlib.import_module("ledger.migrations.0005_beat_schedule_verify_ledger").create_schedule(apps, None)
+    restore_default_policies()
+    restore_beat_schedule("ledger.migrations.0005_beat_schedule_verify_ledger")
 
 
 @pytest.fixture(autouse=True)

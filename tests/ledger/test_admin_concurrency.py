@@ -9,28 +9,18 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from ledger.models import JournalEntry
 from tests.ledger.factories import make_account
+from tests.postgres_harness import closing_connection
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _restore_roles_for_later_modules(django_db_blocker):
-    yield
-    with django_db_blocker.unblock():
-        call_command("bootstrap_roles", verbosity=0)
-
-
-@pytest.fixture(autouse=True)
-def _roles(transactional_db):
-    # A transactional test ends with a flush that also empties the role groups made at session start.
-    call_command("bootstrap_roles", verbosity=0)
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("transactional_roles"),
+]
 
 
 def test_simultaneous_confirmations_of_one_deposit_post_once(make_staff, branch):
@@ -45,14 +35,12 @@ def test_simultaneous_confirmations_of_one_deposit_post_once(make_staff, branch)
     session_cookie = client.cookies["sessionid"].value
     barrier = threading.Barrier(6)
 
+    @closing_connection
     def confirm(_):
         browser_tab = Client()
         browser_tab.cookies["sessionid"] = session_cookie
-        try:
-            barrier.wait()
-            return browser_tab.post(url, {"confirmation_token": token}).status_code
-        finally:
-            connection.close()
+        barrier.wait()
+        return browser_tab.post(url, {"confirmation_token": token}).status_code
 
     # when six requests confirm it at the same instant
     with ThreadPoolExecutor(max_workers=6) as pool:

@@ -10,30 +10,20 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
-from rest_framework.test import APIClient
 
 from cooperative.models import IdempotencyRecord
 from ledger.models import Account, JournalEntry
 from ledger.selectors import ledger_discrepancies
 from tests.ledger.factories import make_account
+from tests.postgres_harness import run_concurrently
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("transactional_roles"),
+]
 D = Decimal
 CLEAN = {"balances": [], "unbalanced_entries": [], "entries_without_legs": [], "system_total": []}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _restore_roles_for_later_modules(django_db_blocker):
-    yield
-    with django_db_blocker.unblock():
-        call_command("bootstrap_roles", verbosity=0)
-
-
-@pytest.fixture(autouse=True)
-def _roles(transactional_db):
-    # A transactional test ends with a flush that also empties the role groups made at session start.
-    call_command("bootstrap_roles", verbosity=0)
 
 
 def assert_ledger_verifies() -> None:
@@ -42,35 +32,6 @@ def assert_ledger_verifies() -> None:
     out = StringIO()
     call_command("verify_ledger", stdout=out)
     assert "Ledger OK" in out.getvalue()
-
-
-def run_concurrently(user, task, items, *, workers: int) -> list:
-    """Run `task(client, item)` for every item on `workers` threads, as separate web requests would
-    be served: each thread has its own APIClient and database connection (closed when the thread
-    ends). Thread k takes items k, k + workers, ...; results come back in the items' order."""
-    items = list(items)
-    results: list = [None] * len(items)
-    failures: list[BaseException] = []
-
-    def work(offset: int) -> None:
-        client = APIClient()
-        client.force_authenticate(user)
-        try:
-            for index in range(offset, len(items), workers):
-                results[index] = task(client, items[index])
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread below
-            failures.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
-    return results
 
 
 def post(client, url, body, key) -> tuple[int, dict]:

@@ -7,31 +7,20 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
-from django.db import connection
 
 from approvals.models import Approval, ApprovalRequest
 from ledger import approval_actions
 from ledger.models import JournalEntry, PostingRequest
-from tests.ledger.conftest import restore_seeded_rows
 from tests.ledger.factories import make_account
-from tests.ledger.test_api_concurrency import assert_ledger_verifies, run_concurrently
+from tests.ledger.test_api_concurrency import assert_ledger_verifies
+from tests.postgres_harness import run_as_users
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("transactional_roles"),
+]
 D = Decimal
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _restore_for_later_modules(django_db_blocker):
-    yield
-    with django_db_blocker.unblock():
-        call_command("bootstrap_roles", verbosity=0)
-        restore_seeded_rows()
-
-
-@pytest.fixture(autouse=True)
-def _roles(transactional_db):
-    call_command("bootstrap_roles", verbosity=0)
 
 
 def test_two_managers_approving_one_withdrawal_at_once_post_it_once(branch, teller, manager, manager2):
@@ -40,8 +29,6 @@ def test_two_managers_approving_one_withdrawal_at_once_post_it_once(branch, tell
     pending = approval_actions.withdraw(account_id=account.pk, amount=D("750000.00"), actor=teller)
     url = f"/api/v1/approvals/{pending.approval_request.pk}/decide/"
     barrier = threading.Barrier(2)
-    results = []
-    lock = threading.Lock()
 
     def click(client, index):
         barrier.wait()
@@ -50,18 +37,8 @@ def test_two_managers_approving_one_withdrawal_at_once_post_it_once(branch, tell
         )
         return response.status_code, response.json()
 
-    def as_user(user, index):
-        [(status, body)] = run_concurrently(user, click, [index], workers=1)
-        with lock:
-            results.append((status, body))
-
     # when both managers click Approve at the same moment
-    threads = [threading.Thread(target=as_user, args=(u, i)) for i, u in enumerate((manager, manager2))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    connection.close()
+    results = run_as_users((manager, manager2), click)
 
     # then one decision counts, the withdrawal is posted once, the other manager hears it was decided
     assert sorted(status for status, _ in results) == [200, 409], results

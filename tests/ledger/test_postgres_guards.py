@@ -14,20 +14,11 @@ from ledger import services
 from ledger.models import Account, JournalEntry, Side, Transaction
 from ledger.selectors import ledger_discrepancies
 from tests.ledger.factories import make_account
+from tests.postgres_harness import closing_connection
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 D = Decimal
 CLEAN = {"balances": [], "unbalanced_entries": [], "entries_without_legs": [], "system_total": []}
-
-
-def _in_thread(fn):
-    def run(*args):
-        try:
-            return fn(*args)
-        finally:
-            connection.close()
-
-    return run
 
 
 def test_opposite_transfers_never_deadlock_and_leave_balances_unchanged(branch):
@@ -35,7 +26,7 @@ def test_opposite_transfers_never_deadlock_and_leave_balances_unchanged(branch):
     a = make_account(branch, balance="100000.00")
     b = make_account(branch, balance="100000.00")
 
-    @_in_thread
+    @closing_connection
     def move(i):
         src, dst = (a, b) if i % 2 else (b, a)
         services.transfer(from_account_id=src.pk, to_account_id=dst.pk, amount=D("10.00"))
@@ -57,7 +48,7 @@ def test_concurrent_withdrawals_stop_exactly_at_zero(branch):
     savings = make_account(branch, balance="10000.00")
     barrier = threading.Barrier(30)
 
-    @_in_thread
+    @closing_connection
     def take(_):
         barrier.wait()
         try:
@@ -80,7 +71,7 @@ def test_concurrent_holds_never_overcommit_a_guarantor(branch):
     savings = make_account(branch, balance="5000.00")
     barrier = threading.Barrier(10)
 
-    @_in_thread
+    @closing_connection
     def pledge(_):
         barrier.wait()
         try:

@@ -16,10 +16,14 @@ from loans import services
 from loans.exceptions import InvalidTransition
 from loans.models import Loan, LoanEvent
 from tests.loans.factories import make_loan
-from tests.loans.test_loans_concurrency import _restore_roles_for_later_modules, _roles, fresh, run_threads
+from tests.loans.test_loans_concurrency import fresh
+from tests.postgres_harness import run_threads
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-__all__ = ["_restore_roles_for_later_modules", "_roles"]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("transactional_roles"),
+]
 
 
 def test_two_managers_approving_at_once_approve_the_loan_once(make_staff, branch, officer, product, borrower):

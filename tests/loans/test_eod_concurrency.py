@@ -3,42 +3,24 @@ and two end-of-day runners for one date process it once."""
 
 from __future__ import annotations
 
-import importlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from django.apps import apps
-from django.core.management import call_command
-from django.db import connection
 
 from loans.eod import run_end_of_day
 from loans.models import EndOfDayRun, Loan, LoanProduct, LoanSchedule
 from loans.services import record_repayment
 from tests.loans.eod_factories import make_active_loan, make_product
+from tests.postgres_harness import closing_connection
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _restore_reference_data() -> None:
-    """A transactional test ends with a flush that also empties data-migration rows."""
-    call_command("bootstrap_roles", verbosity=0)
-    importlib.import_module("loans.migrations.0002_default_arrears_buckets").create_buckets(apps, None)
-    importlib.import_module("loans.migrations.0010_beat_schedule_end_of_day").create_schedule(apps, None)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _restore_for_later_modules(django_db_blocker):
-    yield
-    with django_db_blocker.unblock():
-        _restore_reference_data()
-
-
-@pytest.fixture(autouse=True)
-def _reference_data(transactional_db):
-    _restore_reference_data()
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("transactional_reference_data"),
+]
 
 
 def _assert_consistent(loan: Loan) -> None:
@@ -69,21 +51,17 @@ def test_repayments_racing_end_of_day_leave_every_row_consistent(branch):
         day = date(2026, 2, 1) + timedelta(days=offset)
         barrier = threading.Barrier(len(loans) + 1)
 
+        @closing_connection
         def repay(loan, day=day, barrier=barrier):
-            try:
-                barrier.wait()
-                return record_repayment(
-                    actor=None, loan_id=loan.pk, amount=Decimal("150.00"), source="CASH", payment_date=day
-                ).amount
-            finally:
-                connection.close()
+            barrier.wait()
+            return record_repayment(
+                actor=None, loan_id=loan.pk, amount=Decimal("150.00"), source="CASH", payment_date=day
+            ).amount
 
+        @closing_connection
         def end_of_day(day=day, barrier=barrier):
-            try:
-                barrier.wait()
-                return run_end_of_day(as_of=day)
-            finally:
-                connection.close()
+            barrier.wait()
+            return run_end_of_day(as_of=day)
 
         with ThreadPoolExecutor(max_workers=len(loans) + 1) as pool:
             eod = pool.submit(end_of_day)
@@ -111,12 +89,10 @@ def test_two_runners_for_one_date_process_it_once(branch):
     loan = make_active_loan(branch, product=product, installments=[(date(2026, 1, 31), "1000.00", "100.00")])
     barrier = threading.Barrier(4)
 
+    @closing_connection
     def runner(_):
-        try:
-            barrier.wait()
-            return run_end_of_day(as_of=date(2026, 2, 1))
-        finally:
-            connection.close()
+        barrier.wait()
+        return run_end_of_day(as_of=date(2026, 2, 1))
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(runner, range(4)))

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
-from django.db import connection
 from django.db.models import Sum
 
 from cooperative.exceptions import DomainError
@@ -18,50 +15,15 @@ from ledger.selectors import ledger_discrepancies
 from loans import services
 from loans.models import Guarantor, Loan, LoanPayment, LoanSchedule
 from tests.loans.factories import make_loan, make_member
+from tests.postgres_harness import run_threads
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("transactional_roles"),
+]
 D = Decimal
 CLEAN = {"balances": [], "unbalanced_entries": [], "entries_without_legs": [], "system_total": []}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _restore_roles_for_later_modules(django_db_blocker):
-    yield
-    with django_db_blocker.unblock():
-        call_command("bootstrap_roles", verbosity=0)
-
-
-@pytest.fixture(autouse=True)
-def _roles(transactional_db):
-    call_command("bootstrap_roles", verbosity=0)
-
-
-def run_threads(tasks) -> list:
-    """Start every task at the same moment on its own thread and connection; return what each did
-    (its result, or the DomainError it raised)."""
-    barrier = threading.Barrier(len(tasks))
-    results: list = [None] * len(tasks)
-    failures: list[BaseException] = []
-
-    def work(index, task):
-        try:
-            barrier.wait()
-            results[index] = task()
-        except DomainError as exc:
-            results[index] = exc
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
-            failures.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(i, task)) for i, task in enumerate(tasks)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
-    return results
 
 
 def fresh(user):

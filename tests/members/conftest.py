@@ -47,8 +47,6 @@ def admin_client_as(client):
 
 
 @pytest.fixture
-def roles_restored(transactional_db):
-    """Transactional tests flush the database between tests, role groups included: re-create them."""
-    from django.core.management import call_command
-
-    call_command("bootstrap_roles", verbosity=0)
+def roles_restored(transactional_roles):
+    """Transactional tests flush the database between tests, role groups included: re-create them
+    (tests/postgres_harness.py), and the seeded rows after the module."""

@@ -196,7 +196,7 @@ def test_concurrent_registrations_get_distinct_member_numbers(roles_restored, br
                 phone=f"0803 000 {index:04d}",
             )
             numbers.append(member.member_number)
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+        except Exception as exc:  # collected and asserted below
             errors.append(exc)
         finally:
             connection.close()

@@ -5,6 +5,7 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 
 from datagen.generator import GenerationRefused, Generator, Sizes
+from datagen.generator.pipeline import REAL_BOOKS_FLAG
 
 
 def _positive(value: str) -> int:
@@ -18,7 +19,8 @@ class Command(BaseCommand):
     help = (
         "Generate a realistic, consistent dataset (PostgreSQL only, loaded with COPY in one transaction). "
         "--postings counts ledger legs (ledger_transaction rows), all entries included. Refuses a "
-        "database that has members unless --append."
+        "database that has members unless --append, and a database with real (non-generated) postings "
+        f"unless {REAL_BOOKS_FLAG}. Installed only with COOP_ENABLE_DATAGEN=true (never in production)."
     )
 
     def add_arguments(self, parser):
@@ -43,6 +45,16 @@ class Command(BaseCommand):
             action="store_true",
             help="Add a generated dataset to a database that already has members (numbers continue).",
         )
+        parser.add_argument(
+            REAL_BOOKS_FLAG,
+            dest="into_real_books",
+            action="store_true",
+            help=(
+                "Generate even though the database holds journal entries generate_data did not write "
+                "(real postings): fake members, loans and money then sit in the same books. Only for a "
+                "copy of real data that is itself a test database."
+            ),
+        )
 
     def handle(self, *args, **options):
         if options["branches"] < 1 or options["members"] < 1:
@@ -55,6 +67,7 @@ class Command(BaseCommand):
             seed=options["seed"],
             as_of=options["as_of"],
             append=options["append"],
+            into_real_books=options["into_real_books"],
         )
         try:
             Generator(sizes, out=lambda line: self.stdout.write(line)).run()
