@@ -5,6 +5,7 @@ files under media/. Production sets DATABASE_URL (PostgreSQL) and REDIS_URL (cac
 """
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -356,5 +357,13 @@ LEDGER_ACCOUNT_DEFAULTS = {
     "SHARES": {"minimum_balance": "0.00"},
     "CASH": {"minimum_balance": "0.00"},
 }
+# Large-cash report (ledger/large_cash.py, docs/large-cash.md): cash movements at or above the
+# threshold of the member's category are listed for the currency transaction report; several cash
+# deposits each just below it (within the margin) by one member inside the window are flagged.
+LARGE_CASH_THRESHOLD_INDIVIDUAL = Decimal(env("LARGE_CASH_THRESHOLD_INDIVIDUAL", default="5000000.00"))
+LARGE_CASH_THRESHOLD_ORGANISATION = Decimal(env("LARGE_CASH_THRESHOLD_ORGANISATION", default="10000000.00"))
+STRUCTURING_MIN_COUNT = env.int("STRUCTURING_MIN_COUNT", default=3)
+STRUCTURING_WINDOW_DAYS = env.int("STRUCTURING_WINDOW_DAYS", default=7)
+STRUCTURING_MARGIN_PERCENT = Decimal(env("STRUCTURING_MARGIN_PERCENT", default="10"))
 # Mount the benchmark's bare baseline endpoint (bench/postings.py). Never in production.
 BENCH_BASELINE_ENDPOINT = env.bool("COOP_BENCH_BASELINE", default=False)
