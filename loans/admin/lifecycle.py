@@ -1,0 +1,444 @@
+"""Lifecycle steps of a loan in the admin: the buttons of the loan page, one view per step (a form,
+the service, the domain error on the form), the repayment with its confirmation step, removing a
+guarantor and reversing a repayment."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+
+from cooperative.exceptions import DomainError
+from cooperative.money import amount_in_words
+from cooperative.permissions import scope_queryset
+from members.models import Member
+
+from ..forms import (
+    ApplicationChangeForm,
+    CommentForm,
+    DisburseForm,
+    GuarantorForm,
+    ReasonForm,
+    RecoveryForm,
+    RepaymentForm,
+)
+from ..models import Loan, LoanPayment
+from .common import (
+    MAX_PENDING,
+    PENDING_SESSION_KEY,
+    S,
+    _approval_requests_of,
+    _date_or_none,
+    _disbursement_figures,
+    _money,
+    _payment_by_key,
+    _services,
+)
+
+
+@dataclass(frozen=True)
+class LoanAction:
+    name: str
+    label: str
+    permission: str
+    statuses: tuple[str, ...]
+    form_class: type
+    service: str
+    success: str
+    help: str = ""
+
+
+ACTIONS = {
+    "edit": LoanAction(
+        "edit",
+        "Edit application",
+        "loans.change_loan",
+        (S.DRAFT, S.SUBMITTED),
+        ApplicationChangeForm,
+        "update_application",
+        "updated",
+        "Amount, term, first due date and purpose can change until the loan is approved. Changing a "
+        "submitted application cancels its approval request and asks again for the new terms.",
+    ),
+    "submit": LoanAction(
+        "submit",
+        "Submit",
+        "loans.submit_loan",
+        (S.DRAFT,),
+        CommentForm,
+        "submit_application",
+        "submitted for approval",
+        "Runs the eligibility checks and the guarantor coverage; a manager then approves.",
+    ),
+    "approve": LoanAction(
+        "approve",
+        "Approve",
+        "loans.approve_loan",
+        (S.SUBMITTED,),
+        CommentForm,
+        "approve_loan",
+        "approved",
+        "Guarantor pledges become holds on their savings. "
+        "You cannot approve a loan you created or submitted.",
+    ),
+    "reject": LoanAction(
+        "reject", "Reject", "loans.approve_loan", (S.SUBMITTED,), ReasonForm, "reject_loan", "rejected"
+    ),
+    "withdraw": LoanAction(
+        "withdraw",
+        "Withdraw",
+        "loans.change_loan",
+        (S.DRAFT, S.SUBMITTED, S.APPROVED),
+        ReasonForm,
+        "withdraw_application",
+        "withdrawn",
+        "The applicant no longer wants the loan; guarantors' holds are released.",
+    ),
+    "disburse": LoanAction(
+        "disburse",
+        "Disburse",
+        "loans.disburse_loan",
+        (S.APPROVED,),
+        DisburseForm,
+        "disburse_loan",
+        "disbursed",
+        "Credits the member's savings with the principal less the processing fee and fixes the schedule.",
+    ),
+    "guarantor": LoanAction(
+        "guarantor",
+        "Add guarantor",
+        "loans.add_guarantor",
+        (S.DRAFT, S.SUBMITTED),
+        GuarantorForm,
+        "add_guarantor",
+        "guarantor added",
+        "An active member other than the borrower pledges part of their free savings.",
+    ),
+    "repayment": LoanAction(
+        "repayment",
+        "Record repayment",
+        "loans.record_repayment",
+        (S.DISBURSED,),
+        RepaymentForm,
+        "record_repayment",
+        "repayment recorded",
+    ),
+    "write_off": LoanAction(
+        "write_off",
+        "Write off",
+        "loans.write_off_loan",
+        (S.DISBURSED,),
+        ReasonForm,
+        "write_off_loan",
+        "written off",
+        "Posts the outstanding principal to loan-loss expense. Recoveries can still be recorded.",
+    ),
+    "recover": LoanAction(
+        "recover",
+        "Recover from guarantors",
+        "loans.recover_from_guarantors",
+        (S.DISBURSED, S.WRITTEN_OFF),
+        CommentForm,
+        "recover_from_guarantors",
+        "recovered from the guarantors",
+        "Debits each guarantor's savings for their share of what is overdue (one entry per guarantor).",
+    ),
+    "recovery": LoanAction(
+        "recovery",
+        "Record recovery",
+        "loans.write_off_loan",
+        (S.WRITTEN_OFF,),
+        RecoveryForm,
+        "record_recovery",
+        "recovery recorded",
+        "Money received on a written-off loan.",
+    ),
+}
+
+
+class LoanLifecycleMixin:
+    """LoanAdmin's lifecycle views; the admin supplies `_loan_or_404`, `_context`, `_url`."""
+
+    def buttons_for(self, request, loan: Loan) -> list[dict]:
+        """The steps this person may take now. A pending approval request freezes the loan (only
+        its deciders get Approve / Reject, which decide that request); the others wait for it."""
+        from approvals.selectors import can_decide
+
+        services = _services()
+        pending = [r for r in _approval_requests_of(loan) if r.status == "PENDING"]
+        to_decide = next((r for r in pending if r.action_type == "loan_approval"), None)
+        buttons = []
+        for action in ACTIONS.values():
+            if loan.status not in action.statuses or not request.user.has_perm(action.permission):
+                continue
+            if not hasattr(services, action.service):
+                continue
+            if action.name in ("approve", "reject"):
+                if to_decide is None or not can_decide(to_decide, request.user):
+                    continue  # four-eyes, the level's role, one decision each: the service refuses too
+            elif pending and action.name in ("guarantor", "disburse", "write_off"):
+                continue  # the loan cannot change while a request is pending
+            buttons.append({"name": action.name, "label": action.label, "url": self._url(action.name, loan)})
+        return buttons
+
+    # --- lifecycle actions ---
+
+    def _action_form(self, request, action: LoanAction, data=None):
+        if action.form_class is GuarantorForm:
+            members = scope_queryset(Member.objects.filter(status="ACTIVE"), request.user)
+            return GuarantorForm(data, members=members, admin_site=self.admin_site)
+        return action.form_class(data)
+
+    def _edit_form(self, loan: Loan, data=None):
+        initial = {
+            "principal": f"{loan.principal:.2f}",
+            "term": loan.term,
+            "first_due_date": loan.first_due_date,
+            "purpose": loan.purpose,
+        }
+        return ApplicationChangeForm(data, initial=initial)
+
+    def action_view(self, request, object_id, action: str):
+        spec = ACTIONS[action]
+        loan = self._loan_or_404(request, object_id)
+        if not request.user.has_perm(spec.permission):
+            raise PermissionDenied
+        change_url = reverse("admin:loans_loan_change", args=[loan.pk])
+        if loan.status not in spec.statuses:
+            messages.error(request, f"A {loan.get_status_display().lower()} loan cannot be {spec.success}.")
+            return HttpResponseRedirect(change_url)
+        if spec.name == "repayment":
+            return self._repayment_view(request, loan, spec)
+        data = request.POST if request.method == "POST" else None
+        form = self._edit_form(loan, data) if spec.name == "edit" else self._action_form(request, spec, data)
+        status = 200
+        if request.method == "POST":
+            status = 400
+            if form.is_valid():
+                try:
+                    self._call(request, loan, spec, form.cleaned_data)
+                except DomainError as exc:
+                    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                    status = exc.status
+                else:
+                    messages.success(request, self._outcome(loan, spec))
+                    return HttpResponseRedirect(change_url)
+        return self._action_page(request, loan, spec, form, status)
+
+    def _outcome(self, loan: Loan, spec: LoanAction) -> str:
+        """What happened: done, or asked and waiting for the approvers (a policy covers the step)."""
+        from approvals.selectors import requests_for
+
+        after = Loan.objects.get(pk=loan.pk)
+        waiting = requests_for(subject=after).filter(status="PENDING").order_by("-created_at").first()
+        if after.status == loan.status and waiting is not None and spec.name != "edit":
+            return (
+                f"Loan {loan.loan_number}: {waiting.action_label.lower()} is waiting for approval "
+                f"(level {waiting.level_label})."
+            )
+        if spec.name == "submit" and waiting is not None:
+            return f"Loan {loan.loan_number} submitted: waiting for approval (level {waiting.level_label})."
+        return f"Loan {loan.loan_number} {spec.success}."
+
+    def _action_page(self, request, loan, spec, form, status=200, **extra):
+        extra.setdefault("disbursement", _disbursement_figures(loan) if spec.name == "disburse" else None)
+        context = self._context(
+            request,
+            loan,
+            f"{spec.label} – {loan.loan_number}",
+            form=form,
+            action=spec,
+            media=self.media + form.media,
+            form_url=self._url(spec.name, loan),
+            **extra,
+        )
+        return TemplateResponse(request, "admin/loans/loan/action.html", context, status=status)
+
+    def _call(self, request, loan: Loan, spec: LoanAction, data: dict):
+        services = _services()
+        service = getattr(services, spec.service)
+        actor = request.user
+        if spec.name == "submit":
+            return service(actor=actor, loan_id=loan.pk)
+        if spec.name == "edit":
+            return service(
+                actor=actor,
+                loan_id=loan.pk,
+                principal=data["principal"],
+                term=data["term"],
+                purpose=data["purpose"],
+                first_due_date=data["first_due_date"],
+            )
+        if spec.name == "approve":
+            return service(actor=actor, loan_id=loan.pk, comment=data.get("comment", ""))
+        if spec.name in ("reject", "withdraw", "write_off"):
+            return service(actor=actor, loan_id=loan.pk, reason=data["reason"])
+        if spec.name == "disburse":
+            return service(
+                actor=actor,
+                loan_id=loan.pk,
+                disbursement_date=data.get("disbursement_date"),
+                first_due_date=data.get("first_due_date"),
+            )
+        if spec.name == "guarantor":
+            return service(
+                actor=actor, loan_id=loan.pk, guarantor_member=data["guarantor"], amount=data["amount"]
+            )
+        if spec.name == "recover":
+            return service(actor=actor, loan_id=loan.pk)
+        if spec.name == "recovery":
+            return service(actor=actor, loan_id=loan.pk, amount=data["amount"], source=data["source"])
+        raise PermissionDenied  # pragma: no cover - every action is handled above
+
+    # --- repayment with a confirmation step (the one-time token is the idempotency key) ---
+
+    def _repayment_view(self, request, loan: Loan, spec: LoanAction):
+        if request.method == "POST" and request.POST.get("confirmation_token"):
+            return self._repayment_confirmed(request, loan, spec, request.POST["confirmation_token"])
+        form = RepaymentForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            payload = {
+                "loan_id": str(loan.pk),
+                "amount": str(data["amount"]),
+                "source": data["source"],
+                "payment_date": data["payment_date"].isoformat() if data["payment_date"] else "",
+                "reference": data["reference"],
+            }
+            token = secrets.token_urlsafe(24)
+            pending = dict(request.session.get(PENDING_SESSION_KEY, {}))
+            while len(pending) >= MAX_PENDING:
+                pending.pop(next(iter(pending)))
+            pending[token] = payload
+            request.session[PENDING_SESSION_KEY] = pending
+            amount = data["amount"]
+            context = self._context(
+                request,
+                loan,
+                "Confirm repayment",
+                action=spec,
+                token=token,
+                amount=_money(amount),
+                amount_words=amount_in_words(amount, "NGN"),
+                source=dict(RepaymentForm.SOURCES).get(data["source"], data["source"]),
+                payment_date=data["payment_date"] or timezone.localdate(),
+                reference=data["reference"],
+                form_url=self._url(spec.name, loan),
+            )
+            return TemplateResponse(request, "admin/loans/loan/repayment_confirm.html", context)
+        return self._action_page(request, loan, spec, form, 400 if request.method == "POST" else 200)
+
+    def _repayment_confirmed(self, request, loan: Loan, spec: LoanAction, token: str):
+        change_url = reverse("admin:loans_loan_change", args=[loan.pk])
+        idempotency_key = f"admin:{token}"
+        pending = dict(request.session.get(PENDING_SESSION_KEY, {}))
+        payload = pending.get(token)
+        if payload is None or payload["loan_id"] != str(loan.pk):
+            done = _payment_by_key(idempotency_key)
+            if done is not None:
+                messages.warning(request, "This repayment was already recorded; nothing was posted again.")
+                return HttpResponseRedirect(change_url)
+            messages.error(request, "This confirmation has expired or was already used. Please start again.")
+            return HttpResponseRedirect(self._url(spec.name, loan))
+        amount = Decimal(payload["amount"])
+        try:
+            payment = _services().record_repayment(
+                actor=request.user,
+                loan_id=loan.pk,
+                amount=amount,
+                source=payload["source"],
+                payment_date=_date_or_none(payload["payment_date"]),
+                reference=payload["reference"],
+                idempotency_key=idempotency_key,
+            )
+        except DomainError as exc:
+            pending.pop(token, None)
+            request.session[PENDING_SESSION_KEY] = pending
+            form = RepaymentForm({k: payload[k] for k in ("amount", "source", "payment_date", "reference")})
+            form.is_valid()
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            return self._action_page(request, loan, spec, form, exc.status)
+        pending.pop(token, None)
+        request.session[PENDING_SESSION_KEY] = pending
+        messages.success(
+            request,
+            f"Repayment of {_money(payment.amount)} NGN recorded on {loan.loan_number}.",
+        )
+        return HttpResponseRedirect(change_url)
+
+    def remove_guarantor_view(self, request, object_id, guarantor_id):
+        loan = self._loan_or_404(request, object_id)
+        if not request.user.has_perm("loans.delete_guarantor"):
+            raise PermissionDenied
+        guarantor = loan.guarantors.select_related("member").filter(pk=guarantor_id).first()
+        if guarantor is None:
+            raise Http404
+        spec = LoanAction(
+            "remove_guarantor", "Remove guarantor", "loans.delete_guarantor", (), CommentForm, "", "changed"
+        )
+        form = CommentForm(request.POST if request.method == "POST" else None)
+        status = 200
+        if request.method == "POST" and form.is_valid():
+            try:
+                _services().remove_guarantor(actor=request.user, guarantor_id=guarantor.pk)
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+                status = exc.status
+            else:
+                messages.success(request, f"{guarantor.member} no longer guarantees {loan.loan_number}.")
+                return HttpResponseRedirect(reverse("admin:loans_loan_change", args=[loan.pk]))
+        context = self._context(
+            request,
+            loan,
+            f"Remove guarantor {guarantor.member} ({_money(guarantor.pledged_amount)})",
+            form=form,
+            action=spec,
+            media=self.media + form.media,
+            form_url=request.path,
+            disbursement=None,
+        )
+        return TemplateResponse(request, "admin/loans/loan/action.html", context, status=status)
+
+    def reverse_payment_view(self, request, object_id, payment_id):
+        loan = self._loan_or_404(request, object_id)
+        if not request.user.has_perm("loans.reverse_repayment"):
+            raise PermissionDenied
+        payment = LoanPayment.objects.filter(loan=loan, pk=payment_id).first()
+        if payment is None:
+            raise Http404
+        spec = LoanAction(
+            "reverse_payment", "Reverse repayment", "loans.reverse_repayment", (), ReasonForm, "", "reversed"
+        )
+        form = ReasonForm(request.POST if request.method == "POST" else None)
+        status = 200
+        if request.method == "POST":
+            status = 400
+            if form.is_valid():
+                try:
+                    _services().reverse_repayment(
+                        actor=request.user, payment_id=payment.pk, reason=form.cleaned_data["reason"]
+                    )
+                except DomainError as exc:
+                    form.add_error(None, exc.message)
+                    status = exc.status
+                else:
+                    messages.success(request, f"Repayment of {_money(payment.amount)} reversed.")
+                    return HttpResponseRedirect(reverse("admin:loans_loan_change", args=[loan.pk]))
+        context = self._context(
+            request,
+            loan,
+            f"Reverse repayment of {_money(payment.amount)} ({payment.payment_date})",
+            form=form,
+            action=spec,
+            media=self.media + form.media,
+            form_url=request.path,
+            disbursement=None,
+        )
+        return TemplateResponse(request, "admin/loans/loan/action.html", context, status=status)
