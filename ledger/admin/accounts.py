@@ -19,6 +19,7 @@ from ..approval_actions import Pending
 from ..forms import CloseAccountForm, OpenAccountForm, ReasonForm
 from ..models import Account, AccountType, Side
 from ..services import DEPOSIT_ACCOUNT_TYPES
+from ..workflow import ACCOUNT_MACHINE
 from .common import _money, _reason_page, _sent_for_approval
 from .filters import BranchFilter
 from .money_actions import MEMBER_MONEY_ACTIONS, MONEY_ACTIONS, AccountMoneyActionsMixin
@@ -71,11 +72,16 @@ class AccountAdmin(AccountMoneyActionsMixin, ScopedHistoryAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # accounts are closed, never deleted
 
+    # The status actions are offered to whom ACCOUNT_MACHINE gives the step's permission (the
+    # services check the state, the branch and the guards account by account).
     def has_freeze_permission(self, request) -> bool:
-        return request.user.has_perm("ledger.freeze_account")
+        return request.user.has_perm(ACCOUNT_MACHINE["freeze"].permission)
+
+    def has_unfreeze_permission(self, request) -> bool:
+        return request.user.has_perm(ACCOUNT_MACHINE["unfreeze"].permission)
 
     def has_close_permission(self, request) -> bool:
-        return request.user.has_perm("ledger.close_account")
+        return request.user.has_perm(ACCOUNT_MACHINE["close"].permission)
 
     # --- display ---
 
@@ -266,7 +272,7 @@ class AccountAdmin(AccountMoneyActionsMixin, ScopedHistoryAdmin):
     def freeze_selected(self, request, queryset):
         return self._status_action(request, queryset, "freeze_selected", "Freeze", services.freeze_account)
 
-    @admin.action(permissions=["freeze"], description="Unfreeze selected accounts")
+    @admin.action(permissions=["unfreeze"], description="Unfreeze selected accounts")
     def unfreeze_selected(self, request, queryset):
         return self._status_action(
             request, queryset, "unfreeze_selected", "Unfreeze", services.unfreeze_account

@@ -30,6 +30,7 @@ from ..forms import (
     RepaymentForm,
 )
 from ..models import Loan, LoanPayment
+from ..workflow import LOAN_MACHINE
 from .common import (
     MAX_PENDING,
     PENDING_SESSION_KEY,
@@ -45,22 +46,28 @@ from .common import (
 
 @dataclass(frozen=True)
 class LoanAction:
+    """A button of the loan page and its view. Who may take it, and from which status, is the
+    machine's: ``step`` names the LOAN_MACHINE transition (its permission and source states)."""
+
     name: str
     label: str
-    permission: str
-    statuses: tuple[str, ...]
+    step: str
     form_class: type
     service: str
     success: str
     help: str = ""
 
 
+# A repayment is not a step of LOAN_MACHINE (it happens inside DISBURSED; the service checks the
+# status and the permission itself): its button follows the rule record_repayment states.
+REPAYMENT_PERMISSION = "loans.record_repayment"
+REPAYMENT_STATUSES = (S.DISBURSED,)
+
 ACTIONS = {
     "edit": LoanAction(
         "edit",
         "Edit application",
-        "loans.change_loan",
-        (S.DRAFT, S.SUBMITTED),
+        "edit",
         ApplicationChangeForm,
         "update_application",
         "updated",
@@ -70,8 +77,7 @@ ACTIONS = {
     "submit": LoanAction(
         "submit",
         "Submit",
-        "loans.submit_loan",
-        (S.DRAFT,),
+        "submit",
         CommentForm,
         "submit_application",
         "submitted for approval",
@@ -80,22 +86,18 @@ ACTIONS = {
     "approve": LoanAction(
         "approve",
         "Approve",
-        "loans.approve_loan",
-        (S.SUBMITTED,),
+        "approve",
         CommentForm,
         "approve_loan",
         "approved",
         "Guarantor pledges become holds on their savings. "
         "You cannot approve a loan you created or submitted.",
     ),
-    "reject": LoanAction(
-        "reject", "Reject", "loans.approve_loan", (S.SUBMITTED,), ReasonForm, "reject_loan", "rejected"
-    ),
+    "reject": LoanAction("reject", "Reject", "reject", ReasonForm, "reject_loan", "rejected"),
     "withdraw": LoanAction(
         "withdraw",
         "Withdraw",
-        "loans.change_loan",
-        (S.DRAFT, S.SUBMITTED, S.APPROVED),
+        "withdraw",
         ReasonForm,
         "withdraw_application",
         "withdrawn",
@@ -104,8 +106,7 @@ ACTIONS = {
     "disburse": LoanAction(
         "disburse",
         "Disburse",
-        "loans.disburse_loan",
-        (S.APPROVED,),
+        "disburse",
         DisburseForm,
         "disburse_loan",
         "disbursed",
@@ -114,27 +115,19 @@ ACTIONS = {
     "guarantor": LoanAction(
         "guarantor",
         "Add guarantor",
-        "loans.add_guarantor",
-        (S.DRAFT, S.SUBMITTED),
+        "add_guarantor",
         GuarantorForm,
         "add_guarantor",
         "guarantor added",
         "An active member other than the borrower pledges part of their free savings.",
     ),
     "repayment": LoanAction(
-        "repayment",
-        "Record repayment",
-        "loans.record_repayment",
-        (S.DISBURSED,),
-        RepaymentForm,
-        "record_repayment",
-        "repayment recorded",
+        "repayment", "Record repayment", "", RepaymentForm, "record_repayment", "repayment recorded"
     ),
     "write_off": LoanAction(
         "write_off",
         "Write off",
-        "loans.write_off_loan",
-        (S.DISBURSED,),
+        "write_off",
         ReasonForm,
         "write_off_loan",
         "written off",
@@ -143,8 +136,7 @@ ACTIONS = {
     "recover": LoanAction(
         "recover",
         "Recover from guarantors",
-        "loans.recover_from_guarantors",
-        (S.DISBURSED, S.WRITTEN_OFF),
+        "recover_from_guarantors",
         CommentForm,
         "recover_from_guarantors",
         "recovered from the guarantors",
@@ -153,14 +145,27 @@ ACTIONS = {
     "recovery": LoanAction(
         "recovery",
         "Record recovery",
-        "loans.write_off_loan",
-        (S.WRITTEN_OFF,),
+        "record_recovery",
         RecoveryForm,
         "record_recovery",
         "recovery recorded",
         "Money received on a written-off loan.",
     ),
 }
+
+
+def may_take(action: LoanAction, loan: Loan, user) -> bool:
+    """The actor holds the permission of the action's step (LOAN_MACHINE), branch included."""
+    if not action.step:
+        return user.has_perm(REPAYMENT_PERMISSION)
+    return LOAN_MACHINE.permits(loan, action.step, actor=user)
+
+
+def possible_now(action: LoanAction, loan: Loan) -> bool:
+    """The loan's status allows the action's step (LOAN_MACHINE's source states)."""
+    if not action.step:
+        return loan.status in REPAYMENT_STATUSES
+    return LOAN_MACHINE.leaves_from(loan, action.step)
 
 
 class LoanLifecycleMixin:
@@ -176,7 +181,7 @@ class LoanLifecycleMixin:
         to_decide = next((r for r in pending if r.action_type == "loan_approval"), None)
         buttons = []
         for action in ACTIONS.values():
-            if loan.status not in action.statuses or not request.user.has_perm(action.permission):
+            if not (possible_now(action, loan) and may_take(action, loan, request.user)):
                 continue
             if not hasattr(services, action.service):
                 continue
@@ -208,10 +213,10 @@ class LoanLifecycleMixin:
     def action_view(self, request, object_id, action: str):
         spec = ACTIONS[action]
         loan = self._loan_or_404(request, object_id)
-        if not request.user.has_perm(spec.permission):
+        if not may_take(spec, loan, request.user):
             raise PermissionDenied
         change_url = reverse("admin:loans_loan_change", args=[loan.pk])
-        if loan.status not in spec.statuses:
+        if not possible_now(spec, loan):
             messages.error(request, f"A {loan.get_status_display().lower()} loan cannot be {spec.success}.")
             return HttpResponseRedirect(change_url)
         if spec.name == "repayment":
@@ -375,13 +380,13 @@ class LoanLifecycleMixin:
 
     def remove_guarantor_view(self, request, object_id, guarantor_id):
         loan = self._loan_or_404(request, object_id)
-        if not request.user.has_perm("loans.delete_guarantor"):
+        if not LOAN_MACHINE.permits(loan, "remove_guarantor", actor=request.user):
             raise PermissionDenied
         guarantor = loan.guarantors.select_related("member").filter(pk=guarantor_id).first()
         if guarantor is None:
             raise Http404
         spec = LoanAction(
-            "remove_guarantor", "Remove guarantor", "loans.delete_guarantor", (), CommentForm, "", "changed"
+            "remove_guarantor", "Remove guarantor", "remove_guarantor", CommentForm, "", "changed"
         )
         form = CommentForm(request.POST if request.method == "POST" else None)
         status = 200
@@ -413,9 +418,7 @@ class LoanLifecycleMixin:
         payment = LoanPayment.objects.filter(loan=loan, pk=payment_id).first()
         if payment is None:
             raise Http404
-        spec = LoanAction(
-            "reverse_payment", "Reverse repayment", "loans.reverse_repayment", (), ReasonForm, "", "reversed"
-        )
+        spec = LoanAction("reverse_payment", "Reverse repayment", "", ReasonForm, "", "reversed")
         form = ReasonForm(request.POST if request.method == "POST" else None)
         status = 200
         if request.method == "POST":

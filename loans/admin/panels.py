@@ -11,7 +11,8 @@ from django.utils.html import format_html, format_html_join
 from ledger.models import Hold
 
 from ..models import Loan, LoanPayment
-from .common import ZERO, S, _approval_requests_of, _current_request, _money, _selectors
+from ..workflow import LOAN_MACHINE
+from .common import ZERO, _approval_requests_of, _current_request, _money, _selectors
 
 
 class LoanPanelsMixin:
@@ -139,11 +140,7 @@ class LoanPanelsMixin:
         if not guarantors:
             return "No guarantors."
         request = _current_request.get()
-        may_remove = bool(
-            request
-            and request.user.has_perm("loans.delete_guarantor")
-            and obj.status in (S.DRAFT, S.SUBMITTED)
-        )
+        may_remove = bool(request and LOAN_MACHINE.offers(obj, "remove_guarantor", actor=request.user))
 
         def remove_link(g) -> str:
             if may_remove and g.status == g.Status.PLEDGED:
