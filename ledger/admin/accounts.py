@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 
 from cooperative.admin_scoping import SafeAutocompleteSelect, ScopedHistoryAdmin
 from cooperative.exceptions import DomainError
+from cooperative.money import format_amount
 from cooperative.pagination import EstimatedCountPaginator
 from cooperative.permissions import scope_queryset
 
@@ -20,7 +21,7 @@ from ..forms import CloseAccountForm, OpenAccountForm, ReasonForm
 from ..models import Account, AccountType, Side
 from ..services import DEPOSIT_ACCOUNT_TYPES
 from ..workflow import ACCOUNT_MACHINE
-from .common import _money, _reason_page, _sent_for_approval
+from .common import _reason_page, _sent_for_approval
 from .filters import BranchFilter
 from .money_actions import MEMBER_MONEY_ACTIONS, MONEY_ACTIONS, AccountMoneyActionsMixin
 
@@ -87,7 +88,7 @@ class AccountAdmin(AccountMoneyActionsMixin, ScopedHistoryAdmin):
 
     @admin.display(description="Available")
     def available(self, obj: Account) -> str:
-        return _money(obj.available_balance) if obj.pk else ""
+        return format_amount(obj.available_balance) if obj.pk else ""
 
     @admin.display(description="Last 20 movements")
     def recent_movements(self, obj: Account):
@@ -107,9 +108,9 @@ class AccountAdmin(AccountMoneyActionsMixin, ScopedHistoryAdmin):
                     reverse("admin:ledger_journalentry_change", args=[leg.entry_id]),
                     leg.reference,
                     leg.description,
-                    _money(leg.amount) if leg.type == Side.DEBIT else "",
-                    _money(leg.amount) if leg.type == Side.CREDIT else "",
-                    _money(leg.balance_after),
+                    format_amount(leg.amount) if leg.type == Side.DEBIT else "",
+                    format_amount(leg.amount) if leg.type == Side.CREDIT else "",
+                    format_amount(leg.balance_after),
                 )
                 for leg in legs
             ),
@@ -310,7 +311,7 @@ class AccountAdmin(AccountMoneyActionsMixin, ScopedHistoryAdmin):
             if done:
                 self.message_user(request, f"Closed {done} account(s).", messages.SUCCESS)
             return None
-        rows = [(str(a), f"{a.get_status_display()}, balance {_money(a.balance)}") for a in queryset]
+        rows = [(str(a), f"{a.get_status_display()}, balance {format_amount(a.balance)}") for a in queryset]
         return _reason_page(
             request,
             self,
@@ -335,7 +336,7 @@ class AccountAdmin(AccountMoneyActionsMixin, ScopedHistoryAdmin):
             if done:
                 self.message_user(request, f"{verb} done for {done} account(s).", messages.SUCCESS)
             return None
-        rows = [(str(a), f"{a.get_status_display()}, balance {_money(a.balance)}") for a in queryset]
+        rows = [(str(a), f"{a.get_status_display()}, balance {format_amount(a.balance)}") for a in queryset]
         return _reason_page(
             request,
             self,

@@ -3,18 +3,12 @@ reason page of list actions."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from ..approval_actions import Pending
-
-
-def _money(value: Decimal | None) -> str:
-    return "" if value is None else f"{value:,.2f}"
 
 
 def _decide_link(approval_request) -> str:

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from approvals.selectors import pending_request_for
 from cooperative.admin_scoping import BranchScopedAdminMixin
 from cooperative.exceptions import DomainError
+from cooperative.money import format_amount
 from cooperative.pagination import EstimatedCountPaginator
 from cooperative.permissions import scope_queryset, sees_all_branches, user_branch_ids
 
@@ -20,7 +21,7 @@ from .. import approval_actions
 from ..approval_actions import Pending
 from ..forms import ReasonForm
 from ..models import Account, JournalEntry, Side, Transaction
-from .common import _decide_link, _money, _reason_page, _sent_for_approval
+from .common import _decide_link, _reason_page, _sent_for_approval
 from .filters import AmountRangeFilter, BranchFilter, EntryAmountRangeFilter
 
 
@@ -60,7 +61,7 @@ class LegInline(admin.TabularInline):
     @admin.display(description="Balance after")
     def balance_after_shown(self, obj: Transaction) -> str:
         # A transfer may credit another branch's account: its balance stays private to that branch.
-        return _money(obj.balance_after) if getattr(obj, "balance_visible", True) else "—"
+        return format_amount(obj.balance_after) if getattr(obj, "balance_visible", True) else "—"
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -115,7 +116,7 @@ def _entry_rows(entries) -> list[tuple[str, str]]:
     return [
         (
             f"{e.reference} ({e.get_kind_display()}, {e.value_date:%Y-%m-%d})",
-            f"{_money(getattr(e, 'total_amount', None))} – {e.narration}",
+            f"{format_amount(getattr(e, 'total_amount', None))} – {e.narration}",
         )
         for e in entries
     ]
@@ -175,7 +176,7 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, BranchScopedAdminMixin, admin.ModelA
 
     @admin.display(description="Amount", ordering="total_amount")
     def amount(self, obj: JournalEntry) -> str:
-        return _money(getattr(obj, "total_amount", None))
+        return format_amount(getattr(obj, "total_amount", None))
 
     @admin.display(description="Reversed by")
     def reversed_by_entry(self, obj: JournalEntry):

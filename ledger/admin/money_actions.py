@@ -19,7 +19,7 @@ from approvals.selectors import approval_required
 from cooperative.audit import record_event
 from cooperative.exceptions import DomainError
 from cooperative.models import AuditLog, Branch
-from cooperative.money import amount_in_words
+from cooperative.money import amount_in_words, format_amount
 from cooperative.permissions import scope_queryset
 
 from .. import approval_actions, services
@@ -29,7 +29,7 @@ from ..models import Account, AccountType, JournalEntry, PostingRequest
 from ..selectors import till_day_summary
 from ..services import DEPOSIT_ACCOUNT_TYPES
 from ..statements import account_statement, export_detail, statement_http_response
-from .common import _money, _sent_for_approval
+from .common import _sent_for_approval
 
 # Pending confirmations live in the session: token -> what the person confirmed. The token is also
 # the posting's idempotency key, so a double click or a resubmitted page posts once.
@@ -136,7 +136,7 @@ class AccountMoneyActionsMixin:
             f"Confirm {spec.label.lower()}",
             action=spec,
             token=token,
-            amount=_money(amount),
+            amount=format_amount(amount),
             amount_words=amount_in_words(amount, account.currency),
             member=account.member,
             target=target,
@@ -186,12 +186,12 @@ class AccountMoneyActionsMixin:
             _sent_for_approval(
                 request,
                 entry,
-                f"{spec.label} of {_money(amount)} {account.currency} ({account.account_number})",
+                f"{spec.label} of {format_amount(amount)} {account.currency} ({account.account_number})",
             )
             return HttpResponseRedirect(change_url)
         messages.success(
             request,
-            f"{spec.label} of {_money(amount)} {account.currency} posted "
+            f"{spec.label} of {format_amount(amount)} {account.currency} posted "
             f"({account.account_number}): journal {entry.reference}.",
         )
         return HttpResponseRedirect(change_url)

@@ -10,13 +10,13 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from cooperative.exceptions import DomainError
-from cooperative.money import parse_amount
+from cooperative.money import format_amount, parse_amount
 from cooperative.permissions import scope_queryset
 from members.models import Member
 
 from ..forms import LoanApplicationForm, PreviewError, preview_schedule
 from ..models import LoanProduct
-from .common import _date_or_none, _money, _selectors, _services, _uuid_or_none
+from .common import _date_or_none, _selectors, _services, _uuid_or_none
 
 
 class LoanApplicationMixin:
@@ -124,9 +124,9 @@ class LoanApplicationMixin:
                 "member": f"{member.first_name} {member.last_name} ({member.member_number})",
                 "eligible": result.eligible,
                 "reasons": list(result.reasons),
-                "savings": _money(result.savings),
-                "shares": _money(result.shares),
-                "ceiling": _money(result.ceiling) if result.ceiling is not None else "no ceiling",
+                "savings": format_amount(result.savings),
+                "shares": format_amount(result.shares),
+                "ceiling": format_amount(result.ceiling) if result.ceiling is not None else "no ceiling",
                 "active_loans": result.active_loans,
                 "membership_months": result.membership_months,
             }

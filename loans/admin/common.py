@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db.models import Prefetch
 from django.utils.html import format_html, format_html_join
 
-from cooperative.money import amount_in_words
+from cooperative.money import amount_in_words, format_amount
 
 from ..models import Loan, LoanPayment
 
@@ -19,10 +19,6 @@ _current_request: ContextVar = ContextVar("loans_admin_request", default=None)
 MAX_PENDING = 20
 ZERO = Decimal("0.00")
 S = Loan.Status
-
-
-def _money(value) -> str:
-    return "" if value is None else f"{value:,.2f}"
 
 
 def _services():
@@ -43,7 +39,10 @@ def _schedule_table(rows, headers, *, totals) -> str:
         "",
         '<tr><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>'
         '<td class="num">{}</td></tr>',
-        ((n, d.isoformat(), _money(p), _money(i), _money(t), _money(b)) for n, d, p, i, t, b in rows),
+        (
+            (n, d.isoformat(), format_amount(p), format_amount(i), format_amount(t), format_amount(b))
+            for n, d, p, i, t, b in rows
+        ),
     )
     total_p, total_i, total_t = totals
     return format_html(
@@ -52,9 +51,9 @@ def _schedule_table(rows, headers, *, totals) -> str:
         '<th class="num">{}</th><th class="num">{}</th><th></th></tr></tfoot></table>',
         head,
         body,
-        _money(total_p),
-        _money(total_i),
-        _money(total_t),
+        format_amount(total_p),
+        format_amount(total_i),
+        format_amount(total_t),
     )
 
 
@@ -104,8 +103,8 @@ def _payment_by_key(key: str):
 def _disbursement_figures(loan: Loan) -> dict:
     net = loan.principal - loan.processing_fee
     return {
-        "principal": _money(loan.principal),
-        "fee": _money(loan.processing_fee),
-        "net": _money(net),
+        "principal": format_amount(loan.principal),
+        "fee": format_amount(loan.processing_fee),
+        "net": format_amount(net),
         "net_words": amount_in_words(net, "NGN"),
     }

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cooperative.exceptions import DomainError
-from cooperative.money import amount_in_words
+from cooperative.money import amount_in_words, format_amount
 from cooperative.permissions import scope_queryset
 from members.models import Member
 
@@ -38,7 +38,6 @@ from .common import (
     _approval_requests_of,
     _date_or_none,
     _disbursement_figures,
-    _money,
     _payment_by_key,
     _services,
 )
@@ -330,7 +329,7 @@ class LoanLifecycleMixin:
                 "Confirm repayment",
                 action=spec,
                 token=token,
-                amount=_money(amount),
+                amount=format_amount(amount),
                 amount_words=amount_in_words(amount, "NGN"),
                 source=dict(RepaymentForm.SOURCES).get(data["source"], data["source"]),
                 payment_date=data["payment_date"] or timezone.localdate(),
@@ -374,7 +373,7 @@ class LoanLifecycleMixin:
         request.session[PENDING_SESSION_KEY] = pending
         messages.success(
             request,
-            f"Repayment of {_money(payment.amount)} NGN recorded on {loan.loan_number}.",
+            f"Repayment of {format_amount(payment.amount)} NGN recorded on {loan.loan_number}.",
         )
         return HttpResponseRedirect(change_url)
 
@@ -402,7 +401,7 @@ class LoanLifecycleMixin:
         context = self._context(
             request,
             loan,
-            f"Remove guarantor {guarantor.member} ({_money(guarantor.pledged_amount)})",
+            f"Remove guarantor {guarantor.member} ({format_amount(guarantor.pledged_amount)})",
             form=form,
             action=spec,
             media=self.media + form.media,
@@ -432,12 +431,12 @@ class LoanLifecycleMixin:
                     form.add_error(None, exc.message)
                     status = exc.status
                 else:
-                    messages.success(request, f"Repayment of {_money(payment.amount)} reversed.")
+                    messages.success(request, f"Repayment of {format_amount(payment.amount)} reversed.")
                     return HttpResponseRedirect(reverse("admin:loans_loan_change", args=[loan.pk]))
         context = self._context(
             request,
             loan,
-            f"Reverse repayment of {_money(payment.amount)} ({payment.payment_date})",
+            f"Reverse repayment of {format_amount(payment.amount)} ({payment.payment_date})",
             form=form,
             action=spec,
             media=self.media + form.media,

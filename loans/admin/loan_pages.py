@@ -11,11 +11,12 @@ from django.http import Http404
 from django.urls import path, reverse
 
 from cooperative.admin_scoping import ScopedHistoryAdmin
+from cooperative.money import format_amount
 from cooperative.pagination import EstimatedCountPaginator
 
 from ..models import Guarantor, Loan
 from .application import LoanApplicationMixin
-from .common import _current_request, _flatten, _money
+from .common import _current_request, _flatten
 from .filters import ArrearsBucketFilter, OfficerFilter
 from .lifecycle import ACTIONS, LoanLifecycleMixin
 from .panels import LoanPanelsMixin
@@ -85,7 +86,7 @@ class LoanAdmin(
 
     @admin.display(description="Principal", ordering="principal")
     def principal_display(self, obj: Loan) -> str:
-        return _money(obj.principal)
+        return format_amount(obj.principal)
 
     # --- permissions: a loan changes only through the services ---
 

@@ -8,27 +8,27 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from cooperative.money import format_amount
 from ledger.models import Hold
 
 from ..models import Loan, LoanPayment
+from ..selectors import loan_summary
 from ..workflow import LOAN_MACHINE
-from .common import ZERO, _approval_requests_of, _current_request, _money, _selectors
+from .common import ZERO, _approval_requests_of, _current_request, _selectors
 
 
 class LoanPanelsMixin:
     @admin.display(description="Summary")
     def summary(self, obj: Loan):
-        from ..api.views import loan_summary
-
         figures = loan_summary(obj)
         rows = [
-            ("Principal outstanding", _money(figures["principal_outstanding"])),
-            ("Total scheduled", _money(figures["total_due"])),
-            ("Total paid", _money(figures["total_paid"])),
-            ("Overdue", _money(figures["overdue_amount"])),
+            ("Principal outstanding", format_amount(figures["principal_outstanding"])),
+            ("Total scheduled", format_amount(figures["total_due"])),
+            ("Total paid", format_amount(figures["total_paid"])),
+            ("Overdue", format_amount(figures["overdue_amount"])),
             (
                 "Next due",
-                f"{_money(figures['next_due_amount'])} on {figures['next_due_date']}"
+                f"{format_amount(figures['next_due_amount'])} on {figures['next_due_date']}"
                 if figures["next_due_date"]
                 else "—",
             ),
@@ -37,8 +37,8 @@ class LoanPanelsMixin:
         if obj.status == Loan.Status.WRITTEN_OFF:
             # The contract is still owed (recoveries go against it) but the books carry nothing.
             rows[0] = ("Principal still owed (off the books)", rows[0][1])
-            rows.insert(1, ("Written off", _money(obj.written_off_amount)))
-            rows.insert(2, ("Recovered since", _money(obj.recovered_amount)))
+            rows.insert(1, ("Written off", format_amount(obj.written_off_amount)))
+            rows.insert(2, ("Recovered since", format_amount(obj.recovered_amount)))
         return format_html(
             '<table class="loans-summary">{}</table>',
             format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows),
@@ -59,12 +59,12 @@ class LoanPanelsMixin:
                     "paid" if r.is_paid else ("overdue" if r.is_overdue else ""),
                     r.installment_number,
                     r.due_date.isoformat(),
-                    _money(r.principal_amount),
-                    _money(r.interest_amount),
-                    _money(r.fee_amount + r.penalty_amount),
-                    _money(r.total_amount),
-                    _money(r.paid_amount),
-                    _money(r.principal_balance),
+                    format_amount(r.principal_amount),
+                    format_amount(r.interest_amount),
+                    format_amount(r.fee_amount + r.penalty_amount),
+                    format_amount(r.total_amount),
+                    format_amount(r.paid_amount),
+                    format_amount(r.principal_balance),
                     "Paid" if r.is_paid else ("Overdue" if r.is_overdue else ""),
                 )
                 for r in rows
@@ -84,11 +84,11 @@ class LoanPanelsMixin:
             '<th class="num">{}</th><th class="num">{}</th><th class="num">{}</th><th class="num">{}</th>'
             "<th></th><th></th></tr></tfoot></table>",
             body,
-            _money(total["principal_amount"]),
-            _money(total["interest_amount"]),
-            _money(total["fee_amount"] + total["penalty_amount"]),
-            _money(total_due),
-            _money(total_paid),
+            format_amount(total["principal_amount"]),
+            format_amount(total["interest_amount"]),
+            format_amount(total["fee_amount"] + total["penalty_amount"]),
+            format_amount(total_due),
+            format_amount(total_paid),
         )
 
     @admin.display(description="Repayments")
@@ -114,12 +114,12 @@ class LoanPanelsMixin:
             (
                 (
                     p.payment_date.isoformat(),
-                    _money(p.amount),
+                    format_amount(p.amount),
                     p.get_source_display(),
-                    _money(p.principal_portion),
-                    _money(p.interest_portion),
-                    _money(p.fee_portion + p.penalty_portion),
-                    _money(p.prepaid_principal),
+                    format_amount(p.principal_portion),
+                    format_amount(p.interest_portion),
+                    format_amount(p.fee_portion + p.penalty_portion),
+                    format_amount(p.prepaid_principal),
                     p.journal_entry.reference if p.journal_entry_id else "",
                     p.reference,
                     reverse_link(p),
@@ -160,9 +160,9 @@ class LoanPanelsMixin:
                         g.member.first_name,
                         g.member.last_name,
                         g.member.member_number,
-                        _money(g.pledged_amount),
+                        format_amount(g.pledged_amount),
                         g.get_status_display(),
-                        _money(g.recovered_amount),
+                        format_amount(g.recovered_amount),
                         remove_link(g),
                     )
                     for g in guarantors
@@ -183,7 +183,7 @@ class LoanPanelsMixin:
                 "",
                 '<tr><td>{}</td><td class="num">{}</td><td>{}</td><td>{}</td></tr>',
                 (
-                    (h.account.account_number, _money(h.amount), h.get_status_display(), h.reason)
+                    (h.account.account_number, format_amount(h.amount), h.get_status_display(), h.reason)
                     for h in holds
                 ),
             ),
