@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from cooperative.admin_confirm import submit_form
 from cooperative.admin_scoping import SafeAutocompleteSelect, ScopedHistoryAdmin
 from cooperative.exceptions import DomainError
 from cooperative.money import format_amount
@@ -242,22 +243,24 @@ class AccountAdmin(AccountMoneyActionsMixin, ScopedHistoryAdmin):
         form = OpenAccountForm(
             request.POST if request.method == "POST" else None, members=members, member_widget=widget
         )
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            try:
-                account = services.open_account(
-                    member=data["member"],
-                    account_type=data["account_type"],
-                    actor=request.user,
-                    minimum_balance=data["minimum_balance"],
-                    daily_withdrawal_limit=data["daily_withdrawal_limit"],
-                )
-            except DomainError as exc:
-                field = {"type": "account_type"}.get(exc.field or "", exc.field)
-                form.add_error(field if field in form.fields else None, exc.message)
-            else:
-                messages.success(request, f"Opened {account.get_type_display().lower()} account {account}.")
-                return HttpResponseRedirect(reverse("admin:ledger_account_change", args=[account.pk]))
+
+        def open_it(data: dict) -> Account:
+            return services.open_account(
+                member=data["member"],
+                account_type=data["account_type"],
+                actor=request.user,
+                minimum_balance=data["minimum_balance"],
+                daily_withdrawal_limit=data["daily_withdrawal_limit"],
+            )
+
+        def done(account: Account):
+            messages.success(request, f"Opened {account.get_type_display().lower()} account {account}.")
+            return HttpResponseRedirect(reverse("admin:ledger_account_change", args=[account.pk]))
+
+        if request.method == "POST":
+            outcome = submit_form(form, open_it, done=done, fields={"type": "account_type"})
+            if outcome.response is not None:
+                return outcome.response
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,

@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from approvals.selectors import pending_request_for
+from cooperative.admin_confirm import submit_form
 from cooperative.admin_scoping import BranchScopedAdminMixin
 from cooperative.exceptions import DomainError
 from cooperative.money import format_amount
@@ -239,19 +240,23 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, BranchScopedAdminMixin, admin.ModelA
             raise PermissionDenied
         change_url = reverse("admin:ledger_journalentry_change", args=[entry.pk])
         form = ReasonForm(request.POST if request.method == "POST" else None)
-        if form.is_bound and form.is_valid():
-            try:
-                mirror = approval_actions.reverse_entry(
-                    entry_id=entry.pk, reason=form.cleaned_data["reason"], actor=request.user
-                )
-            except DomainError as exc:
-                form.add_error("reason" if exc.field == "reason" else None, exc.message)
-            else:
-                if isinstance(mirror, Pending):
-                    _sent_for_approval(request, mirror, f"Reversal of {entry.reference}")
-                    return HttpResponseRedirect(change_url)
-                messages.success(request, f"Entry {entry.reference} reversed by journal {mirror.reference}.")
-                return HttpResponseRedirect(reverse("admin:ledger_journalentry_change", args=[mirror.pk]))
+
+        def reverse_it(data: dict):
+            return approval_actions.reverse_entry(
+                entry_id=entry.pk, reason=data["reason"], actor=request.user
+            )
+
+        def done(mirror):
+            if isinstance(mirror, Pending):
+                _sent_for_approval(request, mirror, f"Reversal of {entry.reference}")
+                return HttpResponseRedirect(change_url)
+            messages.success(request, f"Entry {entry.reference} reversed by journal {mirror.reference}.")
+            return HttpResponseRedirect(reverse("admin:ledger_journalentry_change", args=[mirror.pk]))
+
+        if form.is_bound:
+            outcome = submit_form(form, reverse_it, done=done)
+            if outcome.response is not None:
+                return outcome.response
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,

@@ -3,7 +3,6 @@ cash), the tills of the day and the statement download: the money half of Accoun
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from approvals.selectors import approval_required
+from cooperative.admin_confirm import Confirmation, add_domain_error
 from cooperative.audit import record_event
 from cooperative.exceptions import DomainError
 from cooperative.models import AuditLog, Branch
@@ -72,18 +72,16 @@ class AccountMoneyActionsMixin:
         if spec.name != "till" and account.type not in DEPOSIT_ACCOUNT_TYPES:
             messages.error(request, "Deposits, withdrawals and transfers are for member deposit accounts.")
             return HttpResponseRedirect(change_url)
+        confirmation = Confirmation(request, PENDING_SESSION_KEY, limit=MAX_PENDING)
         if request.method == "POST" and request.POST.get("confirmation_token"):
-            return self._post_confirmed(request, account, spec, request.POST["confirmation_token"])
+            return self._post_confirmed(
+                request, account, spec, confirmation, request.POST["confirmation_token"]
+            )
 
         form = self._money_form(spec, account, request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             payload = self._payload(spec, account, form)
-            token = secrets.token_urlsafe(24)
-            pending = dict(request.session.get(PENDING_SESSION_KEY, {}))
-            while len(pending) >= MAX_PENDING:
-                pending.pop(next(iter(pending)))
-            pending[token] = payload
-            request.session[PENDING_SESSION_KEY] = pending
+            token = confirmation.issue(payload)
             return self._confirmation_page(request, account, spec, payload, token, form)
         return self._form_page(request, account, spec, form)
 
@@ -146,55 +144,65 @@ class AccountMoneyActionsMixin:
         )
         return TemplateResponse(request, "admin/ledger/account/money_confirm.html", context)
 
-    def _post_confirmed(self, request, account: Account, spec: MoneyAction, token: str):
+    def _post_confirmed(self, request, account: Account, spec: MoneyAction, confirmation, token: str):
         change_url = reverse("admin:ledger_account_change", args=[account.pk])
-        idempotency_key = f"admin:{token}"
-        pending = dict(request.session.get(PENDING_SESSION_KEY, {}))
-        payload = pending.get(token)
-        if payload is None or payload["action"] != spec.name or payload["account_id"] != str(account.pk):
+
+        def replayed(idempotency_key: str):
             done = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
             if done is not None:
                 messages.warning(
                     request, f"Already posted as journal {done.reference}; nothing was posted again."
                 )
                 return HttpResponseRedirect(change_url)
-            waiting = PostingRequest.objects.filter(idempotency_key=idempotency_key).first()
-            if waiting is not None:
+            if PostingRequest.objects.filter(idempotency_key=idempotency_key).exists():
                 messages.warning(request, "Already sent for approval; nothing was sent again.")
                 return HttpResponseRedirect(change_url)
-            messages.error(request, "This confirmation has expired or was already used. Please start again.")
-            return HttpResponseRedirect(reverse(f"admin:ledger_account_{spec.name}", args=[account.pk]))
-        amount = Decimal(payload["amount"])
-        try:
-            entry = self._call_service(request, account, payload, amount, idempotency_key)
-        except DomainError as exc:
-            entry = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
-            if entry is None:  # a real refusal (not a racing double click): show it on the form
-                pending.pop(token, None)
-                request.session[PENDING_SESSION_KEY] = pending
-                data = {key: payload.get(key, "") for key in ("amount", "description", "channel")}
-                data["to_account_number"] = payload.get("to_account_number", "")
-                data["to_account"] = payload.get("to_account_id", "")
-                form = self._money_form(spec, account, data)
-                form.is_valid()
-                field = exc.field if exc.field in form.fields else None
-                form.add_error(field, exc.message)
-                return self._form_page(request, account, spec, form, status=400)
-        pending.pop(token, None)
-        request.session[PENDING_SESSION_KEY] = pending
-        if isinstance(entry, Pending):
-            _sent_for_approval(
+            return None
+
+        def post(payload: dict, idempotency_key: str):
+            try:
+                return self._call_service(
+                    request, account, payload, Decimal(payload["amount"]), idempotency_key
+                )
+            except DomainError:
+                entry = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
+                if entry is None:  # a real refusal (not a racing double click): show it on the form
+                    raise
+                return entry
+
+        def refused(payload: dict, exc: DomainError):
+            data = {key: payload.get(key, "") for key in ("amount", "description", "channel")}
+            data["to_account_number"] = payload.get("to_account_number", "")
+            data["to_account"] = payload.get("to_account_id", "")
+            form = self._money_form(spec, account, data)
+            form.is_valid()
+            add_domain_error(form, exc)
+            return self._form_page(request, account, spec, form, status=400)
+
+        def done(payload: dict, entry):
+            amount = format_amount(Decimal(payload["amount"]))
+            if isinstance(entry, Pending):
+                what = f"{spec.label} of {amount} {account.currency} ({account.account_number})"
+                _sent_for_approval(request, entry, what)
+                return HttpResponseRedirect(change_url)
+            messages.success(
                 request,
-                entry,
-                f"{spec.label} of {format_amount(amount)} {account.currency} ({account.account_number})",
+                f"{spec.label} of {amount} {account.currency} posted "
+                f"({account.account_number}): journal {entry.reference}.",
             )
             return HttpResponseRedirect(change_url)
-        messages.success(
-            request,
-            f"{spec.label} of {format_amount(amount)} {account.currency} posted "
-            f"({account.account_number}): journal {entry.reference}.",
+
+        return confirmation.post(
+            token,
+            belongs=lambda payload: (
+                payload["action"] == spec.name and payload["account_id"] == str(account.pk)
+            ),
+            service=post,
+            done=done,
+            refused=refused,
+            replayed=replayed,
+            start_again_url=reverse(f"admin:ledger_account_{spec.name}", args=[account.pk]),
         )
-        return HttpResponseRedirect(change_url)
 
     def _call_service(self, request, account, payload, amount, idempotency_key) -> JournalEntry | Pending:
         """Deposits post at once; withdrawals and transfers above the policy band wait for approval."""

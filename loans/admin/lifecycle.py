@@ -4,19 +4,16 @@ guarantor and reversing a repayment."""
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 
-from cooperative.exceptions import DomainError
-from cooperative.money import amount_in_words, format_amount
+from cooperative.admin_confirm import submit_form
+from cooperative.money import format_amount
 from cooperative.permissions import scope_queryset
 from members.models import Member
 
@@ -29,16 +26,12 @@ from ..forms import (
     RecoveryForm,
     RepaymentForm,
 )
-from ..models import Loan, LoanPayment
+from ..models import Loan
 from ..workflow import LOAN_MACHINE
 from .common import (
-    MAX_PENDING,
-    PENDING_SESSION_KEY,
     S,
     _approval_requests_of,
-    _date_or_none,
     _disbursement_figures,
-    _payment_by_key,
     _services,
 )
 
@@ -224,16 +217,15 @@ class LoanLifecycleMixin:
         form = self._edit_form(loan, data) if spec.name == "edit" else self._action_form(request, spec, data)
         status = 200
         if request.method == "POST":
-            status = 400
-            if form.is_valid():
-                try:
-                    self._call(request, loan, spec, form.cleaned_data)
-                except DomainError as exc:
-                    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-                    status = exc.status
-                else:
-                    messages.success(request, self._outcome(loan, spec))
-                    return HttpResponseRedirect(change_url)
+
+            def done(_result):
+                messages.success(request, self._outcome(loan, spec))
+                return HttpResponseRedirect(change_url)
+
+            outcome = submit_form(form, lambda data: self._call(request, loan, spec, data), done=done)
+            if outcome.response is not None:
+                return outcome.response
+            status = outcome.error.status if outcome.error is not None else 400
         return self._action_page(request, loan, spec, form, status)
 
     def _outcome(self, loan: Loan, spec: LoanAction) -> str:
@@ -301,82 +293,6 @@ class LoanLifecycleMixin:
             return service(actor=actor, loan_id=loan.pk, amount=data["amount"], source=data["source"])
         raise PermissionDenied  # pragma: no cover - every action is handled above
 
-    # --- repayment with a confirmation step (the one-time token is the idempotency key) ---
-
-    def _repayment_view(self, request, loan: Loan, spec: LoanAction):
-        if request.method == "POST" and request.POST.get("confirmation_token"):
-            return self._repayment_confirmed(request, loan, spec, request.POST["confirmation_token"])
-        form = RepaymentForm(request.POST if request.method == "POST" else None)
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            payload = {
-                "loan_id": str(loan.pk),
-                "amount": str(data["amount"]),
-                "source": data["source"],
-                "payment_date": data["payment_date"].isoformat() if data["payment_date"] else "",
-                "reference": data["reference"],
-            }
-            token = secrets.token_urlsafe(24)
-            pending = dict(request.session.get(PENDING_SESSION_KEY, {}))
-            while len(pending) >= MAX_PENDING:
-                pending.pop(next(iter(pending)))
-            pending[token] = payload
-            request.session[PENDING_SESSION_KEY] = pending
-            amount = data["amount"]
-            context = self._context(
-                request,
-                loan,
-                "Confirm repayment",
-                action=spec,
-                token=token,
-                amount=format_amount(amount),
-                amount_words=amount_in_words(amount, "NGN"),
-                source=dict(RepaymentForm.SOURCES).get(data["source"], data["source"]),
-                payment_date=data["payment_date"] or timezone.localdate(),
-                reference=data["reference"],
-                form_url=self._url(spec.name, loan),
-            )
-            return TemplateResponse(request, "admin/loans/loan/repayment_confirm.html", context)
-        return self._action_page(request, loan, spec, form, 400 if request.method == "POST" else 200)
-
-    def _repayment_confirmed(self, request, loan: Loan, spec: LoanAction, token: str):
-        change_url = reverse("admin:loans_loan_change", args=[loan.pk])
-        idempotency_key = f"admin:{token}"
-        pending = dict(request.session.get(PENDING_SESSION_KEY, {}))
-        payload = pending.get(token)
-        if payload is None or payload["loan_id"] != str(loan.pk):
-            done = _payment_by_key(idempotency_key)
-            if done is not None:
-                messages.warning(request, "This repayment was already recorded; nothing was posted again.")
-                return HttpResponseRedirect(change_url)
-            messages.error(request, "This confirmation has expired or was already used. Please start again.")
-            return HttpResponseRedirect(self._url(spec.name, loan))
-        amount = Decimal(payload["amount"])
-        try:
-            payment = _services().record_repayment(
-                actor=request.user,
-                loan_id=loan.pk,
-                amount=amount,
-                source=payload["source"],
-                payment_date=_date_or_none(payload["payment_date"]),
-                reference=payload["reference"],
-                idempotency_key=idempotency_key,
-            )
-        except DomainError as exc:
-            pending.pop(token, None)
-            request.session[PENDING_SESSION_KEY] = pending
-            form = RepaymentForm({k: payload[k] for k in ("amount", "source", "payment_date", "reference")})
-            form.is_valid()
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-            return self._action_page(request, loan, spec, form, exc.status)
-        pending.pop(token, None)
-        request.session[PENDING_SESSION_KEY] = pending
-        messages.success(
-            request,
-            f"Repayment of {format_amount(payment.amount)} NGN recorded on {loan.loan_number}.",
-        )
-        return HttpResponseRedirect(change_url)
-
     def remove_guarantor_view(self, request, object_id, guarantor_id):
         loan = self._loan_or_404(request, object_id)
         if not LOAN_MACHINE.permits(loan, "remove_guarantor", actor=request.user):
@@ -389,54 +305,30 @@ class LoanLifecycleMixin:
         )
         form = CommentForm(request.POST if request.method == "POST" else None)
         status = 200
-        if request.method == "POST" and form.is_valid():
-            try:
-                _services().remove_guarantor(actor=request.user, guarantor_id=guarantor.pk)
-            except DomainError as exc:
-                form.add_error(None, exc.message)
-                status = exc.status
-            else:
+        if request.method == "POST":
+
+            def done(_result):
                 messages.success(request, f"{guarantor.member} no longer guarantees {loan.loan_number}.")
                 return HttpResponseRedirect(reverse("admin:loans_loan_change", args=[loan.pk]))
-        context = self._context(
-            request,
-            loan,
-            f"Remove guarantor {guarantor.member} ({format_amount(guarantor.pledged_amount)})",
-            form=form,
-            action=spec,
-            media=self.media + form.media,
-            form_url=request.path,
-            disbursement=None,
-        )
-        return TemplateResponse(request, "admin/loans/loan/action.html", context, status=status)
 
-    def reverse_payment_view(self, request, object_id, payment_id):
-        loan = self._loan_or_404(request, object_id)
-        if not request.user.has_perm("loans.reverse_repayment"):
-            raise PermissionDenied
-        payment = LoanPayment.objects.filter(loan=loan, pk=payment_id).first()
-        if payment is None:
-            raise Http404
-        spec = LoanAction("reverse_payment", "Reverse repayment", "", ReasonForm, "", "reversed")
-        form = ReasonForm(request.POST if request.method == "POST" else None)
-        status = 200
-        if request.method == "POST":
-            status = 400
-            if form.is_valid():
-                try:
-                    _services().reverse_repayment(
-                        actor=request.user, payment_id=payment.pk, reason=form.cleaned_data["reason"]
-                    )
-                except DomainError as exc:
-                    form.add_error(None, exc.message)
-                    status = exc.status
-                else:
-                    messages.success(request, f"Repayment of {format_amount(payment.amount)} reversed.")
-                    return HttpResponseRedirect(reverse("admin:loans_loan_change", args=[loan.pk]))
+            outcome = submit_form(
+                form,
+                lambda data: _services().remove_guarantor(actor=request.user, guarantor_id=guarantor.pk),
+                done=done,
+                on_field=False,
+            )
+            if outcome.response is not None:
+                return outcome.response
+            status = outcome.error.status if outcome.error is not None else 200
+        title = f"Remove guarantor {guarantor.member} ({format_amount(guarantor.pledged_amount)})"
+        return self._step_page(request, loan, spec, form, title, status)
+
+    def _step_page(self, request, loan: Loan, spec: LoanAction, form, title: str, status: int):
+        """The page of a step on one row of the loan (a guarantor, a payment): posts to itself."""
         context = self._context(
             request,
             loan,
-            f"Reverse repayment of {format_amount(payment.amount)} ({payment.payment_date})",
+            title,
             form=form,
             action=spec,
             media=self.media + form.media,

@@ -20,12 +20,18 @@ from .common import _current_request, _flatten
 from .filters import ArrearsBucketFilter, OfficerFilter
 from .lifecycle import ACTIONS, LoanLifecycleMixin
 from .panels import LoanPanelsMixin
+from .repayments import LoanRepaymentsMixin
 from .reports import LoanReportsMixin
 
 
 @admin.register(Loan)
 class LoanAdmin(
-    LoanPanelsMixin, LoanLifecycleMixin, LoanApplicationMixin, LoanReportsMixin, ScopedHistoryAdmin
+    LoanPanelsMixin,
+    LoanLifecycleMixin,
+    LoanRepaymentsMixin,
+    LoanApplicationMixin,
+    LoanReportsMixin,
+    ScopedHistoryAdmin,
 ):
     list_display = (
         "loan_number",
