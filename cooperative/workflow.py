@@ -251,6 +251,28 @@ class StateMachine:
             return False
         return True
 
+    def permits(self, instance, name: str, *, actor=None) -> bool:
+        """True when ``actor`` holds the step's permission for this instance (``authorize``: the
+        permission and whatever the app adds, e.g. the branch), whatever the state and the guards."""
+        transition = self[name]
+        if not transition.permission:
+            return True
+        try:
+            self.authorize(actor, transition.permission, instance)
+        except DomainError:
+            return False
+        return True
+
+    def leaves_from(self, instance, name: str) -> bool:
+        """True when the step can be taken from the instance's current state (permission and guards aside)."""
+        return self.state_of(instance) in self[name].sources
+
+    def offers(self, instance, name: str, *, actor=None) -> bool:
+        """True when ``actor`` may take the step and the state allows it: whether a screen shows the
+        step's button. The guards are not run here: they need the step's input, and a refusal is
+        explained (``check`` raises their reason) when the person takes the step."""
+        return self.leaves_from(instance, name) and self.permits(instance, name, actor=actor)
+
     def apply(
         self,
         instance,

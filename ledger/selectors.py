@@ -137,3 +137,35 @@ def till_day_summary(*, branch_id, day) -> list[dict]:
             }
         )
     return summary
+
+
+def counter_day_totals(*, user, day) -> dict:
+    """Deposits and withdrawals posted on ``day`` in the branches ``user`` may see: how many and how
+    much of each, and which branches those are (the tellers' dashboard widget)."""
+    from datetime import datetime, time, timedelta
+
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from cooperative.permissions import sees_all_branches
+
+    from .models import JournalEntry, Side, Transaction
+
+    start = datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+    legs = scope_queryset(Transaction.objects.all(), user).filter(
+        created_at__gte=start, created_at__lt=start + timedelta(days=1), type=Side.DEBIT
+    )
+    figures = {}
+    for name, kind in (
+        ("deposits", JournalEntry.Kind.DEPOSIT),
+        ("withdrawals", JournalEntry.Kind.WITHDRAWAL),
+    ):
+        # One debit leg per deposit (teller cash / bank) and per withdrawal (the member account).
+        row = legs.filter(entry__kind=kind).aggregate(count=Count("id"), total=Sum("amount"))
+        figures[f"{name}_count"] = row["count"]
+        figures[f"{name}_total"] = row["total"] or Decimal("0.00")
+    if sees_all_branches(user):
+        figures["branches"] = "All branches"
+    else:
+        figures["branches"] = ", ".join(user.branches.order_by("code").values_list("name", flat=True))
+    return figures

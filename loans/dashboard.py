@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cooperative import dashboard
+from cooperative.money import format_amount
 from cooperative.permissions import scope_queryset
 
 from .models import Loan, LoanSchedule
@@ -32,7 +33,7 @@ def my_pending_applications(request) -> dict:
             "label": f"{loan.loan_number} {loan.member.first_name} {loan.member.last_name} "
             f"– {loan.get_status_display().lower()}",
             "url": _change_url(loan.pk),
-            "count": f"{loan.principal:,.2f}",
+            "count": format_amount(loan.principal),
         }
         for loan in loans
     ]
@@ -56,7 +57,7 @@ def loans_due_this_week(request) -> dict:
             "label": f"{row.due_date:%a %d %b}: {row.loan.loan_number} {row.loan.member.first_name} "
             f"{row.loan.member.last_name}",
             "url": _change_url(row.loan_id),
-            "count": f"{row.total_amount - row.paid_amount:,.2f}",
+            "count": format_amount(row.total_amount - row.paid_amount),
         }
         for row in rows.order_by("due_date", "loan__loan_number")[:MAX_ITEMS]
     ]

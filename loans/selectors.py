@@ -272,3 +272,27 @@ def principal_outstanding(*, loan: Loan) -> Decimal:
 def loan_timeline(*, loan: Loan) -> QuerySet[LoanEvent]:
     """Every transition and money event of the loan, oldest first, with who did it."""
     return LoanEvent.objects.filter(loan=loan).select_related("actor").order_by("at", "id")
+
+
+def loan_summary(loan: Loan) -> dict:
+    """Figures for the loan page and the API: outstanding, paid, overdue, next due."""
+    rows = list(loan.schedule.all())
+    today = timezone.localdate()
+    total_due = sum((r.total_amount for r in rows), ZERO)
+    total_paid = sum((r.paid_amount for r in rows), ZERO)
+    principal_paid = sum((r.principal_paid for r in rows), ZERO)
+    overdue = sum(
+        (r.total_amount - r.paid_amount for r in rows if not r.is_paid and r.due_date < today), ZERO
+    )
+    upcoming = next((r for r in rows if not r.is_paid), None)
+    disbursed = loan.status in (Loan.Status.DISBURSED, Loan.Status.CLOSED, Loan.Status.WRITTEN_OFF)
+    return {
+        "principal_outstanding": (loan.principal - principal_paid) if disbursed and rows else ZERO,
+        "total_due": total_due,
+        "total_paid": total_paid,
+        "overdue_amount": overdue,
+        "next_due_date": upcoming.due_date if upcoming else None,
+        "next_due_amount": (upcoming.total_amount - upcoming.paid_amount) if upcoming else None,
+        "installments_paid": sum(1 for r in rows if r.is_paid),
+        "installments": len(rows),
+    }

@@ -40,6 +40,7 @@ from ledger.api.statement_views import CSVRenderer, XLSXRenderer
 
 from ..forms import PreviewError, preview_schedule
 from ..models import Guarantor, Loan, LoanPayment, LoanProduct, LoanSchedule
+from ..selectors import loan_summary  # noqa: F401  (moved to the selectors; the serializers read it here)
 from .exports import (
     REPORT_FORMATS,
     available_reports,
@@ -101,30 +102,6 @@ def _selectors():
 
 def loans_queryset():
     return Loan.objects.select_related("member", "product", "branch", "loan_officer", "arrears_bucket")
-
-
-def loan_summary(loan: Loan) -> dict:
-    """Figures for the loan page and the API: outstanding, paid, overdue, next due."""
-    rows = list(loan.schedule.all())
-    today = timezone.localdate()
-    total_due = sum((r.total_amount for r in rows), ZERO)
-    total_paid = sum((r.paid_amount for r in rows), ZERO)
-    principal_paid = sum((r.principal_paid for r in rows), ZERO)
-    overdue = sum(
-        (r.total_amount - r.paid_amount for r in rows if not r.is_paid and r.due_date < today), ZERO
-    )
-    upcoming = next((r for r in rows if not r.is_paid), None)
-    disbursed = loan.status in (Loan.Status.DISBURSED, Loan.Status.CLOSED, Loan.Status.WRITTEN_OFF)
-    return {
-        "principal_outstanding": (loan.principal - principal_paid) if disbursed and rows else ZERO,
-        "total_due": total_due,
-        "total_paid": total_paid,
-        "overdue_amount": overdue,
-        "next_due_date": upcoming.due_date if upcoming else None,
-        "next_due_amount": (upcoming.total_amount - upcoming.paid_amount) if upcoming else None,
-        "installments_paid": sum(1 for r in rows if r.is_paid),
-        "installments": len(rows),
-    }
 
 
 # --- Products -------------------------------------------------------------------------------------

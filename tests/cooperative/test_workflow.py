@@ -168,6 +168,23 @@ def test_guards_run_in_order_and_raise_their_own_error():
     assert doc.state == "REVIEW"
 
 
+def test_offers_asks_permission_and_state_but_leaves_the_guards_to_check():
+    under_review = Doc("D1", state="REVIEW", author=2, pages=0)  # both publish guards would refuse
+
+    assert machine().offers(under_review, "publish", actor=REVIEWER)
+    assert not machine().allows(under_review, "publish", actor=REVIEWER)
+    assert not machine().offers(under_review, "publish", actor=Person(3, ("docs.change",)))
+    assert not machine().offers(Doc("D2", state="DRAFT"), "publish", actor=REVIEWER)
+    assert machine().offers(Doc("D3", state="DRAFT"), "bin", actor=Person(4))  # no permission needed
+
+    assert machine().permits(Doc("D4", state="BIN"), "publish", actor=REVIEWER)
+    assert not machine().permits(Doc("D4", state="BIN"), "publish", actor=Person(5, is_active=False))
+    assert machine().leaves_from(Doc("D5", state="DRAFT"), "send")
+    assert not machine().leaves_from(Doc("D5", state="REVIEW"), "send")
+    with pytest.raises(ImproperlyConfigured):
+        machine().offers(under_review, "print", actor=REVIEWER)
+
+
 def test_state_only_skips_permission_and_guards_but_not_the_state():
     doc = Doc("D1", state="REVIEW", author=2, pages=0)
     machine().apply(doc, "publish", actor=REVIEWER, state_only=True)

@@ -260,7 +260,7 @@ def test_another_branchs_loan_is_a_404_everywhere(login, officer, manager, produ
     eligibility = client.get(
         reverse("admin:loans_loan_eligibility"), {"member": member.pk, "product": product.pk}
     )
-    assert eligibility.status_code in (400, 403)
+    assert eligibility.status_code == 403  # a manager takes no applications (no loans.add_loan)
 
 
 @pytest.mark.parametrize(
@@ -272,7 +272,7 @@ def test_the_loan_list_renders_with_filters(login, manager, officer, product, bo
 
     response = login(manager).get(reverse("admin:loans_loan_changelist") + query)
 
-    assert response.status_code in (200, 302)
+    assert response.status_code == 200  # a malformed filter value is no error page
 
 
 # --- money on the loan page -------------------------------------------------------------------------
@@ -321,8 +321,8 @@ def test_guarantor_added_from_the_loan_page(login, officer, product, borrower, b
     borrower_self = client.post(action_url(loan, "guarantor"), {"guarantor": borrower.pk, "amount": "1000"})
     done = client.post(action_url(loan, "guarantor"), {"guarantor": guarantor.pk, "amount": "30000"})
 
-    assert over.status_code in (400, 409)
-    assert borrower_self.status_code in (400, 409)
+    assert over.status_code == 409
+    assert borrower_self.status_code == 400
     assert done.status_code == 302
     page = client.get(change_url(loan)).content.decode()
     assert "Tunde" in page
