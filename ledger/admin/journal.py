@@ -24,6 +24,7 @@ from ..forms import ReasonForm
 from ..models import Account, JournalEntry, Side, Transaction
 from .common import _decide_link, _reason_page, _sent_for_approval
 from .filters import AmountRangeFilter, BranchFilter, EntryAmountRangeFilter
+from .large_cash import large_cash_urls, may_view_large_cash
 
 
 class ReadOnlyAdminMixin:
@@ -214,8 +215,13 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, BranchScopedAdminMixin, admin.ModelA
                 self.admin_site.admin_view(self.reverse_view),
                 name="{}_{}_reverse".format(*info),
             ),
+            *large_cash_urls(self.admin_site),  # before the catch-all <path:object_id>/
             *super().get_urls(),
         ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_view_large_cash": may_view_large_cash(request.user)}
+        return super().changelist_view(request, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         entry = self.get_object(request, object_id)

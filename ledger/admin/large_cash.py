@@ -27,8 +27,8 @@ from cooperative.models import AuditLog, Branch
 from cooperative.permissions import scope_queryset
 from cooperative.roles import ACCOUNTANT, ADMIN, AUDITOR, MANAGER
 
-from .large_cash import EXPORT_FORMATS, export_detail, large_cash_report
-from .models import JournalEntry
+from ..large_cash import EXPORT_FORMATS, export_detail, large_cash_report
+from ..models import JournalEntry
 
 VIEW_PERMISSION = "ledger.view_journalentry"
 # Compliance reading, not counter work: tellers (who also hold view_journalentry) are not shown
