@@ -55,6 +55,8 @@ from .exceptions import (
 )
 from .lock_objects import accounts_for_update
 from .models import Account, Hold, JournalEntry, PostingRequest, Side, Transaction
+from .selectors import LIMITED_KINDS
+from .services import _common
 
 WITHDRAWAL = "withdrawal"
 TRANSFER = "transfer"
@@ -233,14 +235,14 @@ def _check_posting_accounts(
             f"Account {account.account_number} is not a member savings, shares or cash account."
         )
     if kind == PostingRequest.Kind.WITHDRAWAL:
-        services._require(actor, "ledger.post_transaction", account.branch_id)
-        services._counter_gl_code(channel)
+        _common.require(actor, "ledger.post_transaction", account.branch_id)
+        _common.counter_gl_code(channel)
         target = None
     else:
-        services._require(actor, "ledger.transfer_funds", account.branch_id)
+        _common.require(actor, "ledger.transfer_funds", account.branch_id)
         if services.as_uuid(to_account_id) == account.pk:
             raise ValidationFailed("Choose two different accounts.", field="to_account")
-        target = services._member_deposit_account(services.as_uuid(to_account_id))
+        target = _common.member_deposit_account(services.as_uuid(to_account_id))
         if target.status != Account.Status.ACTIVE:
             raise AccountNotActive(
                 f"Account {target.account_number} is {target.get_status_display().lower()}."
@@ -431,7 +433,7 @@ def close_account(*, account_id, reason: str, actor, sweep_to_account_id=None) -
     account = Account.objects.select_related("member").filter(pk=services.as_uuid(account_id)).first()
     if account is None:
         raise AccountNotFound("No such account.")
-    services._require(actor, "ledger.close_account", account.branch_id)
+    _common.require(actor, "ledger.close_account", account.branch_id)
     ensure_not_pending(subject=account, action_type=ACCOUNT_CLOSURE)
     if account.balance <= 0 or not _needs_approval(ACCOUNT_CLOSURE, account.balance, account.branch_id):
         return services.close_account(
@@ -449,7 +451,7 @@ def close_account(*, account_id, reason: str, actor, sweep_to_account_id=None) -
             "sweep it to.",
             field="sweep_to_account",
         )
-    target = services._member_deposit_account(services.as_uuid(sweep_to_account_id))
+    target = _common.member_deposit_account(services.as_uuid(sweep_to_account_id))
     if target.pk == account.pk:
         raise ValidationFailed("Sweep to a different account.", field="sweep_to_account")
     approval = request_approval(
@@ -517,7 +519,7 @@ def reverse_entry(*, entry_id, reason: str, actor) -> JournalEntry | Pending:
     entry = JournalEntry.objects.filter(pk=entry_id).first()
     if entry is None:
         raise AccountNotFound("No such journal entry.")
-    services._require(actor, "ledger.reverse_transaction", entry.branch_id)
+    _common.require(actor, "ledger.reverse_transaction", entry.branch_id)
     if entry.reverses_id is not None:
         raise Conflict(f"Entry {entry.reference} is itself a reversal; post a new entry instead.")
     if JournalEntry.objects.filter(reverses=entry).exists():
@@ -565,7 +567,7 @@ def _withdrawn_today(account: Account) -> Decimal:
         account=account,
         type=Side.DEBIT,
         value_date=timezone.localdate(),
-        entry__kind__in=services.LIMITED_KINDS,
+        entry__kind__in=LIMITED_KINDS,
     ).aggregate(total=Sum("amount"))["total"]
     return total or Decimal("0.00")
 

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Case, Count, DecimalField, F, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Coalesce, Round
+from django.utils import timezone
 
 from cooperative.permissions import scope_queryset
 
-from .models import Account
+from .models import Account, AccountType, JournalEntry, Side, Transaction
+
+# Entry kinds that count against a member's daily withdrawal limit.
+LIMITED_KINDS = (JournalEntry.Kind.WITHDRAWAL, JournalEntry.Kind.TRANSFER)
+
+
+def withdrawn_on(account: Account, day: date) -> Decimal:
+    """What left `account` on `day` by withdrawals and transfers (its daily limit counts these)."""
+    total = Transaction.objects.filter(
+        account=account, type=Side.DEBIT, value_date=day, entry__kind__in=LIMITED_KINDS
+    ).aggregate(total=Sum("amount"))["total"]
+    return total or Decimal("0.00")
 
 
 def member_accounts_with_money(*, member_id) -> QuerySet[Account]:
@@ -23,11 +37,6 @@ def accounts_visible_to(*, user) -> QuerySet[Account]:
 def ledger_discrepancies(*, limit: int = 20) -> dict[str, list]:
     """Set-based checks behind `verify_ledger`: every cached balance equals its legs, every entry
     balances, every leg's balance_after chain ends at the cached balance, and all legs sum to zero."""
-    from django.db.models import Case, DecimalField, F, Value, When
-    from django.db.models.functions import Coalesce, Round
-
-    from .models import JournalEntry, Side, Transaction
-
     zero = Value(Decimal("0.00"), output_field=DecimalField(max_digits=18, decimal_places=2))
     signed = Case(
         When(type=F("account__normal_balance"), then=F("amount")),
@@ -77,10 +86,6 @@ def ledger_discrepancies(*, limit: int = 20) -> dict[str, list]:
 def teller_cash_of_branch(*, branch_id) -> QuerySet[Account]:
     """A branch's teller cash: its vault first, then every teller's till (by name), balances included.
     Their sum is the cash the branch holds."""
-    from django.db.models import F
-
-    from .models import AccountType
-
     return Account.objects.filter(branch_id=branch_id, type=AccountType.TELLER_CASH).order_by(
         F("till_teller").asc(nulls_first=True), "name"
     )
@@ -96,13 +101,6 @@ def till_day_summary(*, branch_id, day) -> list[dict]:
     """Each teller-cash account of a branch (vault first, then the tills) on `day`, as counted at
     the counter: opening balance, cash in (debits), cash out (credits) and closing balance, by the
     time each leg was posted (local time), whatever its value date. Two aggregate queries."""
-    from datetime import datetime, time, timedelta
-
-    from django.db.models import Count
-    from django.utils import timezone
-
-    from .models import Side, Transaction
-
     start = datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
     end = start + timedelta(days=1)
     accounts = list(teller_cash_of_branch(branch_id=branch_id).select_related("till_teller"))

@@ -18,6 +18,7 @@ from ledger import approval_actions, services
 from ledger.approval_actions import Pending
 from ledger.exceptions import (
     AccountNotActive,
+    AccountNotEmpty,
     AlreadyReversed,
     InsufficientFunds,
 )
@@ -359,7 +360,7 @@ def test_a_closure_whose_balance_moved_is_refused_on_approval(branch, manager, m
 
 def test_a_closure_needs_a_sweep_account_when_asked(branch, manager):
     funded = make_account(branch, balance="1500.00")
-    with pytest.raises(services.AccountNotEmpty):
+    with pytest.raises(AccountNotEmpty):
         close(funded, manager)
     assert not ApprovalRequest.objects.exists()
 

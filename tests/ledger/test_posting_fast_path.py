@@ -25,6 +25,7 @@ from ledger.api.serializers import (
 from ledger.exceptions import AlreadyReversed, InsufficientFunds
 from ledger.models import Account, JournalEntry, Transaction
 from ledger.selectors import ledger_discrepancies
+from ledger.services import posting
 from tests.ledger.factories import make_account, make_member
 
 pytestmark = pytest.mark.django_db
@@ -131,7 +132,7 @@ def test_the_one_statement_writer_writes_what_the_orm_writer_writes(teller, bran
     two = make_account(branch, balance="500.00")
     # when the same withdrawal is posted by each writer
     by_sql = services.withdraw(account_id=one.pk, amount=D("120.00"), actor=teller, description="cash")
-    monkeypatch.setattr(services, "SQL_WRITER_ENABLED", False)
+    monkeypatch.setattr(posting, "SQL_WRITER_ENABLED", False)
     by_orm = services.withdraw(account_id=two.pk, amount=D("120.00"), actor=teller, description="cash")
     # then the rows agree field by field (apart from the accounts and the running cash balance)
     sql_rows, orm_rows = _rows(by_sql.pk), _rows(by_orm.pk)
