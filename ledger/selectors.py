@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from cooperative.permissions import scope_queryset
 
-from .models import Account, AccountType, JournalEntry, Side, Transaction
+from .models import Account, AccountType, JournalEntry, PostingRequest, Side, Transaction
 
 # Entry kinds that count against a member's daily withdrawal limit.
 LIMITED_KINDS = (JournalEntry.Kind.WITHDRAWAL, JournalEntry.Kind.TRANSFER)
@@ -23,6 +23,12 @@ def withdrawn_on(account: Account, day: date) -> Decimal:
         account=account, type=Side.DEBIT, value_date=day, entry__kind__in=LIMITED_KINDS
     ).aggregate(total=Sum("amount"))["total"]
     return total or Decimal("0.00")
+
+
+def member_display(account: Account) -> str:
+    """Whose account this is, as shown to an approver: "Ada Obi (M000123)", or the account's name."""
+    member = account.member
+    return f"{member.full_name} ({member.member_number})" if member is not None else account.name
 
 
 def member_accounts_with_money(*, member_id) -> QuerySet[Account]:
@@ -135,3 +141,10 @@ def till_day_summary(*, branch_id, day) -> list[dict]:
             }
         )
     return summary
+
+
+def pending_posting_requests(*, account: Account) -> QuerySet[PostingRequest]:
+    """The account's withdrawals and transfers waiting for approval (paying or receiving)."""
+    return PostingRequest.objects.filter(
+        Q(account=account) | Q(to_account=account), status=PostingRequest.Status.PENDING
+    ).order_by("created_at")

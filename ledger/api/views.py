@@ -36,11 +36,11 @@ from cooperative.permissions import (
 )
 from cooperative.roles import PARTNER
 
-from .. import approval_actions, services
-from ..approval_actions import Pending
+from .. import services
 from ..exceptions import AccountNotFound, AccountNotVisible
 from ..models import Account, JournalEntry, Transaction
 from ..posting_sql import CompanionRow
+from ..services import Pending
 from .filters import AccountFilter, AccountTransactionFilter, JournalEntryFilter, TransactionFilter
 from .parsers import DecimalJSONParser
 from .serializers import (
@@ -183,7 +183,7 @@ class AccountDetailView(generics.RetrieveAPIView):
 
 
 class _AccountPostingView(APIView):
-    """Deposit or withdrawal on one member account (subclasses name the service).
+    """Deposit or withdrawal on one member account (`service`: the deposit; withdrawals set theirs).
 
     The hot path of the API, kept lean: the body is checked without DRF's field machinery when it
     is well formed (`plain_posting_input`), the service locks the member account and its branch's
@@ -192,8 +192,7 @@ class _AccountPostingView(APIView):
     (`posting_data`) while the rows are locked, so the transaction commits soon after."""
 
     parser_classes = (DecimalJSONParser,)
-    service_module = services
-    service_name = ""
+    service = staticmethod(services.deposit)
 
     def post_posting(self, request, pk):
         data = plain_posting_input(request.data)
@@ -211,7 +210,7 @@ class _AccountPostingView(APIView):
 
         companion = CompanionRow(pending.model, record)
         try:
-            entry = getattr(self.service_module, self.service_name)(
+            entry = self.service(
                 account_id=pk,
                 amount=data["amount"],
                 actor=request.user,
@@ -234,7 +233,6 @@ class _AccountPostingView(APIView):
 
 class AccountDepositView(_AccountPostingView):
     permission_classes = (DefaultApiPermission, HasPerm.of("ledger.post_transaction"))
-    service_name = "deposit"
 
     @extend_schema(
         summary="Deposit into a member account",
@@ -257,8 +255,7 @@ class AccountWithdrawView(_AccountPostingView):
         PartnersPostDepositsOnly,
     )
     # Above the withdrawal policy band the withdrawal waits for approval (202).
-    service_module = approval_actions
-    service_name = "withdraw"
+    service = staticmethod(services.withdraw)
 
     @extend_schema(
         summary="Withdraw from a member account",
@@ -299,7 +296,7 @@ class TransferView(APIView):
         serializer = TransferInputSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        entry = approval_actions.transfer(
+        entry = services.transfer(
             from_account_id=data["from_account"].pk,
             to_account_id=data["to_account"].pk,
             amount=data["amount"],
@@ -424,7 +421,7 @@ class JournalEntryReverseView(APIView):
         entry = get_scoped_object_or_404(JournalEntry.objects.all(), request.user, pk=pk)
         serializer = ReverseInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        reversal = approval_actions.reverse_entry(
+        reversal = services.reverse_entry(
             entry_id=entry.pk, reason=serializer.validated_data["reason"], actor=request.user
         )
         if isinstance(reversal, Pending):

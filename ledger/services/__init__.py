@@ -21,12 +21,14 @@ from .gl_accounts import (
 from .holds import place_hold, release_hold
 from .movements import deposit, move_till_cash, transfer, withdraw
 from .posting import Line, post_entry
+from .posting_requests import Pending
 from .reversals import reverse_entry
 
 __all__ = [
     "BRANCH_GL_ACCOUNTS",
     "DEPOSIT_ACCOUNT_TYPES",
     "Line",
+    "Pending",
     "as_uuid",
     "bootstrap_branch_ledger",
     "close_account",

@@ -1,4 +1,5 @@
-"""Member accounts: open, freeze, unfreeze, close (a remaining balance is swept first)."""
+"""Member accounts: open, freeze, unfreeze, close (a remaining balance is swept first; a closure of
+an account that holds money waits for approval above its policy band)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,20 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
+from approvals.services import ensure_not_pending, request_approval
 from cooperative.exceptions import Conflict, ValidationFailed
 from cooperative.models import User
 from cooperative.money import money
 
-from ..exceptions import AccountNotActive, AccountNotEmpty, AccountNotFound
+from ..exceptions import AccountNotActive, AccountNotFound
 from ..lock_objects import accounts_for_update
-from ..models import DEBIT_NORMAL_TYPES, MEMBER_ACCOUNT_TYPES, Account, AccountType, JournalEntry, Side
+from ..models import DEBIT_NORMAL_TYPES, MEMBER_ACCOUNT_TYPES, Account, AccountType, Side
 from ..numbering import next_account_number
-from ._common import member_deposit_account, require, set_status
-from .posting import Line, post_entry
+from ..selectors import member_display
+from . import _direct
+from ._common import require, set_status
+from .posting_requests import ACCOUNT_CLOSURE, Pending, needs_approval
 
 
 @transaction.atomic
@@ -78,10 +81,8 @@ def freeze_account(*, account_id: uuid.UUID, reason: str, actor: User | None = N
     require(actor, "ledger.freeze_account", account.branch_id)
     if account.status != Account.Status.ACTIVE:
         raise AccountNotActive(f"Account {account.account_number} is {account.status.lower()}.")
-    from approvals.services import ensure_not_pending  # lazy: approvals' models point at the ledger's
-
     # A closure waiting for approval keeps the account as the approver saw it (409 otherwise).
-    ensure_not_pending(subject=account, action_type="account_closure")
+    ensure_not_pending(subject=account, action_type=ACCOUNT_CLOSURE)
     return set_status(account, Account.Status.FROZEN, reason.strip(), [])
 
 
@@ -96,51 +97,47 @@ def unfreeze_account(*, account_id: uuid.UUID, reason: str, actor: User | None =
     return set_status(account, Account.Status.ACTIVE, (reason or "Unfrozen").strip(), [])
 
 
-@transaction.atomic
 def close_account(
     *,
     account_id: uuid.UUID,
     reason: str,
     actor: User | None = None,
     sweep_to_account_id: uuid.UUID | None = None,
-) -> Account:
-    """Close an account. A remaining balance must be swept to another account first (one entry)."""
-    if not (reason or "").strip():
-        raise ValidationFailed("Give a reason for closing the account.", field="reason")
-    account = Account.objects.filter(pk=account_id).first()
-    if account is None:
-        raise AccountNotFound("No such account.")
-    require(actor, "ledger.close_account", account.branch_id)
-    if account.status == Account.Status.CLOSED:
-        raise Conflict(f"Account {account.account_number} is already closed.")
-    if account.held_amount:
-        raise AccountNotEmpty(
-            f"Account {account.account_number} has {account.held_amount} on hold; release the holds first."
+) -> Account | Pending:
+    """Close an account; a remaining balance is swept to another member account in the same entry.
+
+    At once when the account is empty, when no policy band applies or when the system closes it
+    (`actor=None`, e.g. a member's exit); otherwise the closure with its sweep waits for approval
+    (`Pending`) and the approver's decision sweeps and closes. A pending closure blocks another
+    closure of the account (and a freeze)."""
+    account, reason = _direct.closable_account(account_id=account_id, reason=reason, actor=actor)
+    ensure_not_pending(subject=account, action_type=ACCOUNT_CLOSURE)
+    if (
+        actor is None
+        or account.balance <= 0
+        or not needs_approval(ACCOUNT_CLOSURE, account.balance, account.branch_id)
+    ):
+        return _direct.close_now(
+            account_id=account.pk, reason=reason, actor=actor, sweep_to_account_id=sweep_to_account_id
         )
-    if account.balance < 0:
-        raise AccountNotEmpty(f"Account {account.account_number} is overdrawn ({account.balance}).")
-    if account.balance > 0:
-        if sweep_to_account_id is None:
-            raise AccountNotEmpty(
-                f"Account {account.account_number} still holds {account.balance}; choose an account "
-                "to sweep it to.",
-                field="sweep_to_account",
-            )
-        target = member_deposit_account(sweep_to_account_id)
-        if target.pk == account.pk:
-            raise ValidationFailed("Sweep to a different account.", field="sweep_to_account")
-        post_entry(
-            kind=JournalEntry.Kind.SWEEP,
-            lines=[
-                Line(account.pk, Side.DEBIT, account.balance, "Closing sweep"),
-                Line(target.pk, Side.CREDIT, account.balance, "Closing sweep"),
-            ],
-            narration=f"Closing sweep {account.account_number} → {target.account_number}",
-            actor=actor,
-            branch_id=account.branch_id,
+    target = _direct.closure_target(account, sweep_to_account_id)
+    approval = request_approval(
+        action_type=ACCOUNT_CLOSURE,
+        subject=account,
+        amount=account.balance,
+        branch_id=account.branch_id,
+        requested_by=actor,
+        title=f"Closure of {account.account_number}, sweep to {target.account_number}",
+        member_display=member_display(account),
+        reason=reason,
+        metadata={
+            "reason": reason,
+            "sweep_to_account_id": str(target.pk),
+            "sweep_to_account": target.account_number,
+        },
+    )
+    if approval is None:  # the policy changed meanwhile
+        return _direct.close_now(
+            account_id=account.pk, reason=reason, actor=actor, sweep_to_account_id=target.pk
         )
-    account = accounts_for_update([account_id]).get()
-    if account.balance != 0:  # a posting slipped in between: refuse rather than close with money
-        raise AccountNotEmpty(f"Account {account.account_number} received money meanwhile; retry.")
-    account.closed_at = timezone.now()
-    return set_status(account, Account.Status.CLOSED, reason.strip(), ["closed_at"])
+    return Pending(approval_request=approval)

@@ -1,110 +1,24 @@
 """Money between member accounts, the counter and the branch's cash: deposit, withdraw, transfer,
-and cash between a branch's vault and its tills."""
+and cash between a branch's vault and its tills. Each is the one entry point for its use case (the
+API, the admin and other apps call these): withdraw and transfer route through the approval policy
+(`posting_requests`) and answer the posted entry or the `Pending` request."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
 from cooperative.exceptions import ValidationFailed
 from cooperative.models import User
 from cooperative.money import money
-from cooperative.permissions import can_see_row
 
-from ..exceptions import AccountNotVisible, InsufficientFunds
-from ..lock_objects import BranchGL
-from ..models import Account, AccountType, JournalEntry, Side
+from ..exceptions import InsufficientFunds
+from ..models import AccountType, JournalEntry, PostingRequest, Side
 from ..posting_sql import CompanionRow
-from ._common import DEPOSIT_ACCOUNT_TYPES, as_uuid, counter_gl_code, require
-from .gl_accounts import till_teller_of
-from .posting import Line, post_entry
-
-
-def _member_account_guard(
-    *member_account_ids,
-    actor: User | None,
-    perm: str,
-    expected_branch_id: uuid.UUID | None = None,
-    visible_to: User | None = None,
-    gate=None,
-) -> Callable[[dict], None]:
-    """Checks run on the locked rows: visibility, member deposit accounts, permission, branch.
-
-    `visible_to` (a user): the first account must be a member account that user can see (their
-    branches, `view_all_branches`, or a guardian grant), else `AccountNotVisible`, which the API
-    answers exactly like an unknown id."""
-    member_account_ids = tuple(as_uuid(account_id) for account_id in member_account_ids)
-
-    def guard(locked: dict) -> None:
-        if visible_to is not None:
-            first = locked[member_account_ids[0]]
-            if first.member_id is None or not can_see_row(visible_to, Account, first.pk, first.branch_id):
-                raise AccountNotVisible(member_account_ids[0])
-        if expected_branch_id is not None and locked[member_account_ids[0]].branch_id != expected_branch_id:
-            raise ValidationFailed("The account does not belong to the given branch.")
-        for account_id in member_account_ids:
-            account = locked[account_id]
-            if account.type not in DEPOSIT_ACCOUNT_TYPES:
-                raise ValidationFailed(
-                    f"Account {account.account_number} is not a member savings, shares or cash account."
-                )
-        authorising = locked[member_account_ids[0]]
-        require(actor, perm, authorising.branch_id)
-        if gate is not None:  # e.g. "does this need approval?" (ledger.approval_actions), last
-            gate(authorising)
-
-    return guard
-
-
-def _counter_movement(
-    *,
-    kind: str,
-    member_side: str,
-    account_id: uuid.UUID,
-    amount,
-    actor: User | None,
-    description,
-    channel,
-    idempotency_key,
-    value_date,
-    branch_id,
-    visible_to,
-    companion,
-    default_narration: str,
-    gate=None,
-) -> JournalEntry:
-    """Money between a member's account and its branch's teller cash (or bank) GL account.
-
-    Cash handled by a staff member goes through their own till in the member's branch (opened on
-    first use), so two tellers' postings never wait for each other's lock; cash posted by the
-    system goes through the branch's vault. Both rows are locked by one read (the GL account found
-    through the member account's branch, `BranchGL`); every check runs on the locked rows."""
-    account_id = as_uuid(account_id)
-    counter = BranchGL(counter_gl_code(channel), of=account_id, till_teller=till_teller_of(actor, channel))
-    counter_side = Side.CREDIT if member_side == Side.DEBIT else Side.DEBIT
-    member_line = Line(account_id, member_side, amount, description)
-    counter_line = Line(counter, counter_side, amount, description)
-    return post_entry(
-        kind=kind,
-        # Debit leg first, so statements and the API list legs in the usual order.
-        lines=[member_line, counter_line] if member_side == Side.DEBIT else [counter_line, member_line],
-        narration=description or default_narration,
-        actor=actor,
-        branch_id=branch_id,
-        idempotency_key=idempotency_key,
-        value_date=value_date,
-        companion=companion,
-        guard=_member_account_guard(
-            account_id,
-            actor=actor,
-            perm="ledger.post_transaction",
-            expected_branch_id=branch_id,
-            visible_to=visible_to,
-            gate=gate,
-        ),
-    )
+from . import _direct
+from ._common import as_uuid, require
+from .posting_requests import TRANSFER, WITHDRAWAL, Pending, post_or_request
 
 
 def deposit(
@@ -125,7 +39,7 @@ def deposit(
     `branch_id`, when given, must be the account's branch (checked on the locked row).
     `visible_to`: see `_member_account_guard` (the API passes the caller). `companion`: see
     `post_entry`."""
-    return _counter_movement(
+    return _direct.counter_movement(
         kind=JournalEntry.Kind.DEPOSIT,
         member_side=Side.CREDIT,
         account_id=account_id,
@@ -150,33 +64,39 @@ def withdraw(
     description: str = "",
     channel: str = "cash",
     idempotency_key: str | None = None,
-    value_date: date | None = None,
-    branch_id: uuid.UUID | None = None,
     visible_to: User | None = None,
     companion: CompanionRow | None = None,
-    approval_gate: Callable[[Account], None] | None = None,
-) -> JournalEntry:
+    value_date: date | None = None,
+) -> JournalEntry | Pending:
     """Member takes out: debit the member's account, credit teller cash (or bank).
 
-    The one entry point for a withdrawal (API and admin): a rule that applies to every
-    withdrawal belongs here, before `post_entry` takes its locks. `approval_gate(account)` runs
-    last on the locked member account and may refuse (ledger.approval_actions routes withdrawals
-    above the policy band to an approval that way, at the cost of one cache look-up)."""
-    return _counter_movement(
-        kind=JournalEntry.Kind.WITHDRAWAL,
-        member_side=Side.DEBIT,
+    Posted at once (a JournalEntry) when no policy band applies; above the withdrawal band nothing
+    is posted: the amount is held and a PostingRequest waits for approval (`Pending`).
+    `companion`: see `post_entry` (written only when the withdrawal is posted). `value_date` (the
+    demo's back-dated history) applies to a withdrawal posted at once."""
+    return post_or_request(
+        WITHDRAWAL,
+        lambda gate: _direct.post_withdrawal(
+            account_id=account_id,
+            amount=amount,
+            actor=actor,
+            description=description,
+            channel=channel,
+            idempotency_key=idempotency_key,
+            value_date=value_date,
+            visible_to=visible_to,
+            companion=companion,
+            approval_gate=gate,
+        ),
+        kind=PostingRequest.Kind.WITHDRAWAL,
         account_id=account_id,
+        to_account_id=None,
         amount=amount,
         actor=actor,
         description=description,
         channel=channel,
         idempotency_key=idempotency_key,
-        value_date=value_date,
-        branch_id=branch_id,
         visible_to=visible_to,
-        companion=companion,
-        default_narration="Withdrawal",
-        gate=approval_gate,
     )
 
 
@@ -188,43 +108,30 @@ def transfer(
     actor: User | None = None,
     description: str = "",
     idempotency_key: str | None = None,
-    approval_gate: Callable[[Account], None] | None = None,
-) -> JournalEntry:
-    """Member to member, same or another branch: one entry, debit source, credit destination.
-
-    The sender's branch authorises; the destination may be any branch's account.
-    `approval_gate`: see `withdraw` (runs on the locked paying account).
-    """
-    if as_uuid(from_account_id) == as_uuid(to_account_id):
-        raise ValidationFailed("Choose two different accounts.", field="to_account")
-    return _between_two_accounts(
-        kind=JournalEntry.Kind.TRANSFER,
-        debit_id=from_account_id,
-        credit_id=to_account_id,
-        amount=amount,
-        description=description,
-        narration=description or "Transfer",
-        actor=actor,
-        idempotency_key=idempotency_key,
-        guard=_member_account_guard(
-            from_account_id, to_account_id, actor=actor, perm="ledger.transfer_funds", gate=approval_gate
+) -> JournalEntry | Pending:
+    """Member to member, same or another branch: one entry, debit source, credit destination. The
+    sender's branch authorises; the destination may be any branch's account. Posted at once, or
+    above the transfer band held and waiting for approval (`Pending`)."""
+    return post_or_request(
+        TRANSFER,
+        lambda gate: _direct.post_transfer(
+            from_account_id=from_account_id,
+            to_account_id=to_account_id,
+            amount=amount,
+            actor=actor,
+            description=description,
+            idempotency_key=idempotency_key,
+            approval_gate=gate,
         ),
-    )
-
-
-def _between_two_accounts(
-    *, kind, debit_id, credit_id, amount, description, narration, actor: User | None, idempotency_key, guard
-) -> JournalEntry:
-    return post_entry(
-        kind=kind,
-        lines=[
-            Line(debit_id, Side.DEBIT, amount, description),
-            Line(credit_id, Side.CREDIT, amount, description),
-        ],
-        narration=narration,
+        kind=PostingRequest.Kind.TRANSFER,
+        account_id=from_account_id,
+        to_account_id=to_account_id,
+        amount=amount,
         actor=actor,
+        description=description,
+        channel="",
         idempotency_key=idempotency_key,
-        guard=guard,
+        visible_to=None,
     )
 
 
@@ -261,7 +168,7 @@ def move_till_cash(
                 field="amount",
             )
 
-    return _between_two_accounts(
+    return _direct.between_two_accounts(
         kind=JournalEntry.Kind.TILL_TRANSFER,
         debit_id=to_account_id,
         credit_id=from_account_id,

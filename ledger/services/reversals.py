@@ -1,49 +1,54 @@
-"""Reversals: a posted entry is never changed; a mistake is undone by its mirror entry."""
+"""Reversals: a posted entry is never changed; a mistake is undone by its mirror entry, once, with a
+reason. Under the reversal approval policy (default: every reversal) the mirror waits for approval."""
 
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
-from django.db import transaction
+from django.db.models import Sum
 
-from cooperative.exceptions import Conflict, ValidationFailed
+from approvals.services import ensure_not_pending, request_approval
 from cooperative.models import User
 
-from ..exceptions import AccountNotFound, AlreadyReversed
 from ..models import JournalEntry, Side
-from ._common import require
-from .posting import Line, post_entry
+from ..selectors import member_display
+from . import _direct
+from .posting_requests import REVERSAL, Pending, needs_approval
 
 
-@transaction.atomic
-def reverse_entry(*, entry_id: uuid.UUID, reason: str, actor: User | None = None) -> JournalEntry:
-    """Post the mirror of an entry (every leg on the other side). Reason required; once per entry."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationFailed("Give a reason for the reversal.", field="reason")
-    entry = JournalEntry.objects.filter(pk=entry_id).first()
-    if entry is None:
-        raise AccountNotFound("No such journal entry.")
-    require(actor, "ledger.reverse_transaction", entry.branch_id)
-    if entry.reverses_id is not None:
-        raise Conflict(f"Entry {entry.reference} is itself a reversal; post a new entry instead.")
-    if JournalEntry.objects.filter(reverses=entry).exists():
-        raise AlreadyReversed(f"Entry {entry.reference} has already been reversed.")
-    mirror = [
-        Line(
-            leg.account_id,
-            Side.CREDIT if leg.type == Side.DEBIT else Side.DEBIT,
-            leg.amount,
-            f"Reversal of {entry.reference}",
-        )
-        for leg in entry.legs.order_by("pk")
-    ]
-    return post_entry(
-        kind=JournalEntry.Kind.REVERSAL,
-        lines=mirror,
-        narration=f"Reversal of {entry.reference}: {reason}",
-        actor=actor,
-        branch_id=entry.branch_id,
-        reverses=entry,
-        reversal_reason=reason,
-    )
+def _entry_amount(entry: JournalEntry) -> Decimal:
+    total = entry.legs.filter(type=Side.DEBIT).aggregate(total=Sum("amount"))["total"]
+    return total or Decimal("0.00")
+
+
+def _entry_member(entry: JournalEntry) -> str:
+    leg = entry.legs.select_related("account__member").filter(account__member__isnull=False).first()
+    return member_display(leg.account) if leg is not None else ""
+
+
+def reverse_entry(*, entry_id: uuid.UUID, reason: str, actor: User | None = None) -> JournalEntry | Pending:
+    """Post the mirror of an entry (every leg on the other side), or ask for it: under the policy
+    the request waits for approval (`Pending`) and the approver's decision posts it as the
+    requester. The requester must hold `ledger.reverse_transaction`; a pending reversal blocks a
+    second request (and the system's own reversal) of the entry. The system itself (`actor=None`)
+    reverses at once."""
+    entry, reason = _direct.reversible_entry(entry_id=entry_id, reason=reason, actor=actor)
+    ensure_not_pending(subject=entry, action_type=REVERSAL)
+    if actor is not None:
+        amount = _entry_amount(entry)
+        if needs_approval(REVERSAL, amount, entry.branch_id):
+            approval = request_approval(
+                action_type=REVERSAL,
+                subject=entry,
+                amount=amount,
+                branch_id=entry.branch_id,
+                requested_by=actor,
+                title=f"Reversal of {entry.reference} ({entry.get_kind_display().lower()})",
+                member_display=_entry_member(entry),
+                reason=reason,
+                metadata={"reason": reason, "entry": entry.reference},
+            )
+            if approval is not None:
+                return Pending(approval_request=approval)
+    return _direct.post_reversal(entry_id=entry.pk, reason=reason, actor=actor)

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from approvals.models import Approval, ApprovalRequest
-from ledger import approval_actions
+from ledger import services
 from ledger.models import JournalEntry, PostingRequest
 from tests.ledger.conftest import restore_seeded_rows
 from tests.ledger.factories import make_account
@@ -37,7 +37,7 @@ def _roles(transactional_db):
 def test_two_managers_approving_one_withdrawal_at_once_post_it_once(branch, teller, manager, manager2):
     # given a withdrawal above the band, waiting with its amount held
     account = make_account(branch, balance="2000000.00")
-    pending = approval_actions.withdraw(account_id=account.pk, amount=D("750000.00"), actor=teller)
+    pending = services.withdraw(account_id=account.pk, amount=D("750000.00"), actor=teller)
     url = f"/api/v1/approvals/{pending.approval_request.pk}/decide/"
     barrier = threading.Barrier(2)
     results = []
