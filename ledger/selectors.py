@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Case, Count, DecimalField, F, Q, QuerySet, Sum, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    F,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+    prefetch_related_objects,
+)
 from django.db.models.functions import Coalesce, Round
 from django.utils import timezone
+from guardian.shortcuts import get_objects_for_user
 
-from cooperative.permissions import scope_queryset
+from cooperative.models import User
+from cooperative.permissions import scope_queryset, sees_all_branches, user_branch_ids
 
 from .models import Account, AccountType, JournalEntry, PostingRequest, Side, Transaction
 
@@ -34,6 +49,52 @@ def member_display(account: Account) -> str:
 def member_accounts_with_money(*, member_id) -> QuerySet[Account]:
     """A member's accounts that still hold a balance or a lien (they block the member's exit)."""
     return Account.objects.filter(member_id=member_id).filter(~Q(balance=0) | ~Q(held_amount=0))
+
+
+def member_accounts() -> QuerySet[Account]:
+    """Member accounts (the API does not expose internal GL accounts as accounts)."""
+    return Account.objects.filter(member__isnull=False).select_related("member", "branch")
+
+
+def member_accounts_visible_to(*, user: User) -> QuerySet[Account]:
+    return scope_queryset(member_accounts(), user)
+
+
+def account_legs(*, account_id: uuid.UUID) -> QuerySet[Transaction]:
+    """One account's legs with their entries (the caller checks the account is visible first)."""
+    return Transaction.objects.filter(account_id=account_id).select_related("entry", "account")
+
+
+def legs_visible_to(*, user: User) -> QuerySet[Transaction]:
+    """Legs of the caller's branches plus legs of accounts granted to them one by one (guardian)."""
+    legs = Transaction.objects.select_related("entry", "account")
+    if sees_all_branches(user):
+        return legs
+    granted = get_objects_for_user(
+        user, "ledger.view_account", klass=Account, accept_global_perms=False, with_superuser=False
+    ).values("pk")
+    return legs.filter(Q(branch_id__in=user_branch_ids(user)) | Q(account_id__in=granted))
+
+
+def entry_legs() -> QuerySet[Transaction]:
+    """An entry's legs as shown: debits first, with their accounts."""
+    return Transaction.objects.select_related("account").order_by("-type", "pk")
+
+
+def entry_with_legs(entry: JournalEntry) -> JournalEntry:
+    """Load the legs of a just-posted entry in one query. The joined account rows are read after
+    the posting, inside its transaction (the rows are still locked), so their figures are exact."""
+    prefetch_related_objects([entry], Prefetch("legs", queryset=entry_legs()))
+    return entry
+
+
+def journal_entries_visible_to(*, user: User) -> QuerySet[JournalEntry]:
+    return scope_queryset(
+        JournalEntry.objects.select_related("reversed_by").prefetch_related(
+            Prefetch("legs", queryset=entry_legs())
+        ),
+        user,
+    )
 
 
 def accounts_visible_to(*, user) -> QuerySet[Account]:

@@ -8,12 +8,10 @@ user, also goes down to `post_entry` so the ledger itself refuses a second posti
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, Q, prefetch_related_objects
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from guardian.shortcuts import get_objects_for_user
 from rest_framework import filters, generics, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,18 +26,21 @@ from cooperative.idempotency import (
     json_response,
     service_idempotency_key,
 )
-from cooperative.permissions import (
-    get_scoped_object_or_404,
-    scope_queryset,
-    sees_all_branches,
-    user_branch_ids,
-)
+from cooperative.permissions import get_scoped_object_or_404
 from cooperative.roles import PARTNER
 
 from .. import services
 from ..exceptions import AccountNotFound, AccountNotVisible
 from ..models import Account, JournalEntry, Transaction
 from ..posting_sql import CompanionRow
+from ..selectors import (
+    account_legs,
+    entry_with_legs,
+    journal_entries_visible_to,
+    legs_visible_to,
+    member_accounts,
+    member_accounts_visible_to,
+)
 from ..services import Pending
 from .filters import AccountFilter, AccountTransactionFilter, JournalEntryFilter, TransactionFilter
 from .parsers import DecimalJSONParser
@@ -93,33 +94,6 @@ class PartnersPostDepositsOnly(permissions.BasePermission):
         return authz is not None and PARTNER not in authz.group_names
 
 
-def member_accounts():
-    """Member accounts (the API does not expose internal GL accounts as accounts)."""
-    return Account.objects.filter(member__isnull=False).select_related("member", "branch")
-
-
-def legs_visible_to(user):
-    """Legs of the caller's branches plus legs of accounts granted to them one by one (guardian)."""
-    legs = Transaction.objects.select_related("entry", "account")
-    if sees_all_branches(user):
-        return legs
-    granted = get_objects_for_user(
-        user, "ledger.view_account", klass=Account, accept_global_perms=False, with_superuser=False
-    ).values("pk")
-    return legs.filter(Q(branch_id__in=user_branch_ids(user)) | Q(account_id__in=granted))
-
-
-def _with_legs(entry: JournalEntry) -> JournalEntry:
-    """Load the legs of a just-posted entry in one query. The joined account rows are read after
-    the posting, inside its transaction (the rows are still locked), so their figures are exact."""
-    prefetch_related_objects([entry], Prefetch("legs", queryset=_ordered_legs()))
-    return entry
-
-
-def _ordered_legs():
-    return Transaction.objects.select_related("account").order_by("-type", "pk")
-
-
 def _account_of(entry: JournalEntry, account_id) -> Account:
     return next(leg.account for leg in entry.legs.all() if leg.account_id == account_id)
 
@@ -155,7 +129,7 @@ class AccountListCreateView(generics.ListCreateAPIView):
     ordering = ("account_number",)
 
     def get_queryset(self):
-        return scope_queryset(member_accounts(), self.request.user)
+        return member_accounts_visible_to(user=self.request.user)
 
     def get_serializer_class(self):
         if self.request is not None and self.request.method == "POST":
@@ -179,7 +153,7 @@ class AccountDetailView(generics.RetrieveAPIView):
     serializer_class = AccountSerializer
 
     def get_queryset(self):
-        return scope_queryset(member_accounts(), self.request.user)
+        return member_accounts_visible_to(user=self.request.user)
 
 
 class _AccountPostingView(APIView):
@@ -227,7 +201,7 @@ class _AccountPostingView(APIView):
         pending.written = companion.written
         if pending.written:
             return json_response(pending.body, status=status.HTTP_201_CREATED)
-        entry = _with_legs(entry)  # the key had posted before: the legs are read back
+        entry = entry_with_legs(entry)  # the key had posted before: the legs are read back
         return json_response(posting_data(entry, _account_of(entry, pk)), status=status.HTTP_201_CREATED)
 
 
@@ -306,7 +280,7 @@ class TransferView(APIView):
         )
         if isinstance(entry, Pending):
             return Response(entry.as_data(), status=status.HTTP_202_ACCEPTED)
-        result = _with_legs(entry)
+        result = entry_with_legs(entry)
         result.from_account = _account_of(result, data["from_account"].pk)
         result.to_account = _account_of(result, data["to_account"].pk)
         # The request in the context keeps another branch's balance out of the reply.
@@ -340,7 +314,7 @@ class AccountTransactionListView(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Transaction.objects.none()
-        return Transaction.objects.filter(account_id=self.kwargs["pk"]).select_related("entry", "account")
+        return account_legs(account_id=self.kwargs["pk"])
 
 
 @extend_schema_view(
@@ -361,19 +335,10 @@ class TransactionListView(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Transaction.objects.none()
-        return legs_visible_to(self.request.user)
+        return legs_visible_to(user=self.request.user)
 
 
 # --- Journal entries ------------------------------------------------------------------------------
-
-
-def _entries_visible_to(user):
-    return scope_queryset(
-        JournalEntry.objects.select_related("reversed_by").prefetch_related(
-            Prefetch("legs", queryset=_ordered_legs())
-        ),
-        user,
-    )
 
 
 @extend_schema_view(get=extend_schema(summary="Journal entries", description="Newest first, with legs."))
@@ -388,7 +353,7 @@ class JournalEntryListView(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return JournalEntry.objects.none()
-        return _entries_visible_to(self.request.user)
+        return journal_entries_visible_to(user=self.request.user)
 
 
 @extend_schema_view(get=extend_schema(summary="A journal entry", parameters=[ENTRY_ID]))
@@ -399,7 +364,7 @@ class JournalEntryDetailView(generics.RetrieveAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return JournalEntry.objects.none()
-        return _entries_visible_to(self.request.user)
+        return journal_entries_visible_to(user=self.request.user)
 
 
 class JournalEntryReverseView(APIView):
@@ -426,4 +391,4 @@ class JournalEntryReverseView(APIView):
         )
         if isinstance(reversal, Pending):
             return Response(reversal.as_data(), status=status.HTTP_202_ACCEPTED)
-        return Response(PostedEntrySerializer(_with_legs(reversal)).data, status=status.HTTP_201_CREATED)
+        return Response(PostedEntrySerializer(entry_with_legs(reversal)).data, status=status.HTTP_201_CREATED)
