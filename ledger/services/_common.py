@@ -30,7 +30,7 @@ def require(actor: User | None, perm: str, branch_id: object = None) -> None:
     require_permission(actor, perm, branch_id=branch_id, error=NotPermitted, subject="account")
 
 
-def member_deposit_account(account_id: object) -> Account:
+def member_deposit_account(account_id: uuid.UUID) -> Account:
     account = Account.objects.filter(pk=account_id).first()
     if account is None:
         raise AccountNotFound("No such account.")

@@ -121,6 +121,8 @@ def close_account(
             account_id=account.pk, reason=reason, actor=actor, sweep_to_account_id=sweep_to_account_id
         )
     target = _direct.closure_target(account, sweep_to_account_id)
+    if target is None:  # nothing to sweep after all (not reached: the balance is positive here)
+        return _direct.close_now(account_id=account.pk, reason=reason, actor=actor)
     approval = request_approval(
         action_type=ACCOUNT_CLOSURE,
         subject=account,

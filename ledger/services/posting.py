@@ -169,7 +169,7 @@ def _resolve(refs: list[BranchGL], locked: dict) -> dict:
     return resolved
 
 
-def _lock_lines(lines: Sequence[Line]) -> tuple[list[Line], dict]:
+def _lock_lines(lines: Sequence[Line]) -> tuple[Sequence[Line], dict[uuid.UUID, Account]]:
     """Lock every account of `lines` in pk order; resolve `BranchGL` references on the locked rows."""
     ids = {ln.account_id for ln in lines if not isinstance(ln.account_id, BranchGL)}
     refs = list(dict.fromkeys(ln.account_id for ln in lines if isinstance(ln.account_id, BranchGL)))
@@ -301,8 +301,8 @@ def _post_entry_locked(
     # read back what was just written. Each leg's account is the locked row with its new balance.
     prefetched = entry.legs.all()
     prefetched._result_cache = sorted(legs, key=lambda leg: (leg.type != Side.DEBIT, str(leg.pk)))
-    prefetched._prefetch_done = True
-    entry._prefetched_objects_cache = {"legs": prefetched}
+    prefetched._prefetch_done = True  # type: ignore[attr-defined]
+    entry._prefetched_objects_cache = {"legs": prefetched}  # type: ignore[attr-defined]
     existing = writer(entry=entry, legs=legs, locked=locked, now=now, companion=companion)
     if existing is not None:
         return existing

@@ -121,7 +121,13 @@ def _pending_for(posting_request: PostingRequest) -> Pending:
 
 
 def _check_posting_accounts(
-    *, kind, account: Account, to_account_id, actor, visible_to, channel
+    *,
+    kind: str,
+    account: Account,
+    to_account_id: uuid.UUID | None,
+    actor: User | None,
+    visible_to: User | None,
+    channel: str,
 ) -> Account | None:
     """The checks the posting makes on its locked rows, made now so a request that could never be
     posted is refused at once (the posting checks them again on approval)."""
@@ -154,7 +160,16 @@ def _check_posting_accounts(
 
 
 def _request_posting(
-    *, kind, account_id, to_account_id, amount, actor, description, channel, idempotency_key, visible_to
+    *,
+    kind: str,
+    account_id: uuid.UUID,
+    to_account_id: uuid.UUID | None,
+    amount: Decimal,
+    actor: User | None,
+    description: str,
+    channel: str,
+    idempotency_key: str | None,
+    visible_to: User | None,
 ) -> JournalEntry | Pending:
     if idempotency_key:
         earlier = PostingRequest.objects.filter(idempotency_key=idempotency_key).first()

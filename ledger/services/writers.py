@@ -19,7 +19,7 @@ class DuplicateIdempotencyKey(Exception):
 
 
 def _clash(entry: JournalEntry) -> DomainError:
-    if entry.reverses_id is not None:
+    if entry.reverses is not None:
         return AlreadyReversed(f"Entry {entry.reverses.reference} has already been reversed.")
     return Conflict("This posting clashes with an existing entry.")
 
