@@ -142,9 +142,9 @@ def seed(*, branch, other_branch, staff, stdout, **_ignored) -> None:
         description="Cash deposit (wrong account)",
         idempotency_key=f"demo:mistake:{savings[-1].account_number}",
     )
-    services.reverse_entry(
-        entry_id=mistaken.pk, reason="Posted to the wrong member's account", actor=staff.get("ACCOUNTANT")
-    )
+    # Reversed by the system: an accountant's reversal waits for a manager's approval (the default
+    # policy), and the demo's history is meant to be posted.
+    services.reverse_entry(entry_id=mistaken.pk, reason="Posted to the wrong member's account")
     entries += 2
     # At close the branch manager takes the teller's cash into the vault, leaving a float.
     manager = staff.get("MANAGER")

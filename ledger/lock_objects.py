@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import QuerySet
 
-from .models import Account, Hold
+from .models import Account, Hold, PostingRequest
 from .posting_sql import hot_cursor
 
 
@@ -32,6 +32,11 @@ def accounts_for_update(account_ids) -> QuerySet[Account]:
 
 def hold_for_update(hold_id) -> QuerySet[Hold]:
     return Hold.objects.filter(pk=hold_id).select_for_update(of=("self",))
+
+
+def posting_request_for_update(posting_request_id) -> QuerySet[PostingRequest]:
+    """A withdrawal or transfer waiting for approval, locked before its decision is carried out."""
+    return PostingRequest.objects.filter(pk=posting_request_id).select_for_update(of=("self",))
 
 
 # The columns post_entry and its callers' guards read from a locked account.

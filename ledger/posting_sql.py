@@ -63,6 +63,7 @@ def hot_cursor():
 
 @functools.cache
 def _prepared_cursor_class():
+    # lazy: the PostgreSQL backend imports psycopg, which a SQLite-only install need not have
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     class PreparedCursor(ServerBindingCursor):

@@ -2,18 +2,99 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    F,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+    prefetch_related_objects,
+)
+from django.db.models.functions import Coalesce, Round
+from django.utils import timezone
+from guardian.shortcuts import get_objects_for_user
 
-from cooperative.permissions import scope_queryset
+from cooperative.models import User
+from cooperative.permissions import scope_queryset, sees_all_branches, user_branch_ids
 
-from .models import Account
+from .models import Account, AccountType, JournalEntry, PostingRequest, Side, Transaction
+
+# Entry kinds that count against a member's daily withdrawal limit.
+LIMITED_KINDS = (JournalEntry.Kind.WITHDRAWAL, JournalEntry.Kind.TRANSFER)
+
+
+def withdrawn_on(account: Account, day: date) -> Decimal:
+    """What left `account` on `day` by withdrawals and transfers (its daily limit counts these)."""
+    total = Transaction.objects.filter(
+        account=account, type=Side.DEBIT, value_date=day, entry__kind__in=LIMITED_KINDS
+    ).aggregate(total=Sum("amount"))["total"]
+    return total or Decimal("0.00")
+
+
+def member_display(account: Account) -> str:
+    """Whose account this is, as shown to an approver: "Ada Obi (M000123)", or the account's name."""
+    member = account.member
+    return f"{member.full_name} ({member.member_number})" if member is not None else account.name
 
 
 def member_accounts_with_money(*, member_id) -> QuerySet[Account]:
     """A member's accounts that still hold a balance or a lien (they block the member's exit)."""
     return Account.objects.filter(member_id=member_id).filter(~Q(balance=0) | ~Q(held_amount=0))
+
+
+def member_accounts() -> QuerySet[Account]:
+    """Member accounts (the API does not expose internal GL accounts as accounts)."""
+    return Account.objects.filter(member__isnull=False).select_related("member", "branch")
+
+
+def member_accounts_visible_to(*, user: User) -> QuerySet[Account]:
+    return scope_queryset(member_accounts(), user)
+
+
+def account_legs(*, account_id: uuid.UUID) -> QuerySet[Transaction]:
+    """One account's legs with their entries (the caller checks the account is visible first)."""
+    return Transaction.objects.filter(account_id=account_id).select_related("entry", "account")
+
+
+def legs_visible_to(*, user: User) -> QuerySet[Transaction]:
+    """Legs of the caller's branches plus legs of accounts granted to them one by one (guardian)."""
+    legs = Transaction.objects.select_related("entry", "account")
+    if sees_all_branches(user):
+        return legs
+    granted = get_objects_for_user(
+        user, "ledger.view_account", klass=Account, accept_global_perms=False, with_superuser=False
+    ).values("pk")
+    return legs.filter(Q(branch_id__in=user_branch_ids(user)) | Q(account_id__in=granted))
+
+
+def entry_legs() -> QuerySet[Transaction]:
+    """An entry's legs as shown: debits first, with their accounts."""
+    return Transaction.objects.select_related("account").order_by("-type", "pk")
+
+
+def entry_with_legs(entry: JournalEntry) -> JournalEntry:
+    """Load the legs of a just-posted entry in one query. The joined account rows are read after
+    the posting, inside its transaction (the rows are still locked), so their figures are exact."""
+    prefetch_related_objects([entry], Prefetch("legs", queryset=entry_legs()))
+    return entry
+
+
+def journal_entries_visible_to(*, user: User) -> QuerySet[JournalEntry]:
+    return scope_queryset(
+        JournalEntry.objects.select_related("reversed_by").prefetch_related(
+            Prefetch("legs", queryset=entry_legs())
+        ),
+        user,
+    )
 
 
 def accounts_visible_to(*, user) -> QuerySet[Account]:
@@ -23,11 +104,6 @@ def accounts_visible_to(*, user) -> QuerySet[Account]:
 def ledger_discrepancies(*, limit: int = 20) -> dict[str, list]:
     """Set-based checks behind `verify_ledger`: every cached balance equals its legs, every entry
     balances, every leg's balance_after chain ends at the cached balance, and all legs sum to zero."""
-    from django.db.models import Case, DecimalField, F, Value, When
-    from django.db.models.functions import Coalesce, Round
-
-    from .models import JournalEntry, Side, Transaction
-
     zero = Value(Decimal("0.00"), output_field=DecimalField(max_digits=18, decimal_places=2))
     signed = Case(
         When(type=F("account__normal_balance"), then=F("amount")),
@@ -77,10 +153,6 @@ def ledger_discrepancies(*, limit: int = 20) -> dict[str, list]:
 def teller_cash_of_branch(*, branch_id) -> QuerySet[Account]:
     """A branch's teller cash: its vault first, then every teller's till (by name), balances included.
     Their sum is the cash the branch holds."""
-    from django.db.models import F
-
-    from .models import AccountType
-
     return Account.objects.filter(branch_id=branch_id, type=AccountType.TELLER_CASH).order_by(
         F("till_teller").asc(nulls_first=True), "name"
     )
@@ -96,13 +168,6 @@ def till_day_summary(*, branch_id, day) -> list[dict]:
     """Each teller-cash account of a branch (vault first, then the tills) on `day`, as counted at
     the counter: opening balance, cash in (debits), cash out (credits) and closing balance, by the
     time each leg was posted (local time), whatever its value date. Two aggregate queries."""
-    from datetime import datetime, time, timedelta
-
-    from django.db.models import Count
-    from django.utils import timezone
-
-    from .models import Side, Transaction
-
     start = datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
     end = start + timedelta(days=1)
     accounts = list(teller_cash_of_branch(branch_id=branch_id).select_related("till_teller"))
@@ -142,15 +207,6 @@ def till_day_summary(*, branch_id, day) -> list[dict]:
 def counter_day_totals(*, user, day) -> dict:
     """Deposits and withdrawals posted on ``day`` in the branches ``user`` may see: how many and how
     much of each, and which branches those are (the tellers' dashboard widget)."""
-    from datetime import datetime, time, timedelta
-
-    from django.db.models import Count
-    from django.utils import timezone
-
-    from cooperative.permissions import sees_all_branches
-
-    from .models import JournalEntry, Side, Transaction
-
     start = datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
     legs = scope_queryset(Transaction.objects.all(), user).filter(
         created_at__gte=start, created_at__lt=start + timedelta(days=1), type=Side.DEBIT
@@ -169,3 +225,10 @@ def counter_day_totals(*, user, day) -> dict:
     else:
         figures["branches"] = ", ".join(user.branches.order_by("code").values_list("name", flat=True))
     return figures
+
+
+def pending_posting_requests(*, account: Account) -> QuerySet[PostingRequest]:
+    """The account's withdrawals and transfers waiting for approval (paying or receiving)."""
+    return PostingRequest.objects.filter(
+        Q(account=account) | Q(to_account=account), status=PostingRequest.Status.PENDING
+    ).order_by("created_at")

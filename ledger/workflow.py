@@ -7,18 +7,18 @@ from it (`python manage.py workflow_docs`). Imports no domain app.
 
 from __future__ import annotations
 
+from cooperative.models import User
+from cooperative.permissions import require_permission
 from cooperative.workflow import StateMachine, Transition, guard, register
 
-from .exceptions import AccountNotEmpty
+from .exceptions import AccountNotEmpty, NotPermitted
 from .models import Account
 
 A = Account.Status
 
 
-def authorize(actor, permission: str, account: Account) -> None:
-    from .services import _require
-
-    _require(actor, permission, account.branch_id)
+def authorize(actor: User | None, permission: str, account: Account) -> None:
+    require_permission(actor, permission, branch_id=account.branch_id, error=NotPermitted, subject="account")
 
 
 @guard("no money on hold", error=AccountNotEmpty)

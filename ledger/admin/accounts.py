@@ -16,11 +16,10 @@ from cooperative.money import format_amount
 from cooperative.pagination import EstimatedCountPaginator
 from cooperative.permissions import scope_queryset
 
-from .. import approval_actions, services
-from ..approval_actions import Pending
+from .. import services
 from ..forms import CloseAccountForm, OpenAccountForm, ReasonForm
 from ..models import Account, AccountType, Side
-from ..services import DEPOSIT_ACCOUNT_TYPES
+from ..services import DEPOSIT_ACCOUNT_TYPES, Pending
 from ..workflow import ACCOUNT_MACHINE
 from .common import _reason_page, _sent_for_approval
 from .filters import BranchFilter
@@ -299,7 +298,7 @@ class AccountAdmin(AccountMoneyActionsMixin, ScopedHistoryAdmin):
                     continue
                 try:
                     # An account that still holds money is swept and closed once a manager approves.
-                    result = approval_actions.close_account(
+                    result = services.close_account(
                         account_id=account.pk,
                         reason=form.cleaned_data["reason"],
                         actor=request.user,

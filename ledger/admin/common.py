@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from ..approval_actions import Pending
+from ..services import Pending
 
 
 def _decide_link(approval_request) -> str:

@@ -18,10 +18,10 @@ from cooperative.money import format_amount
 from cooperative.pagination import EstimatedCountPaginator
 from cooperative.permissions import scope_queryset, sees_all_branches, user_branch_ids
 
-from .. import approval_actions
-from ..approval_actions import Pending
+from .. import approval_actions, services
 from ..forms import ReasonForm
 from ..models import Account, JournalEntry, Side, Transaction
+from ..services import Pending
 from .common import _decide_link, _reason_page, _sent_for_approval
 from .filters import AmountRangeFilter, BranchFilter, EntryAmountRangeFilter
 from .large_cash import large_cash_urls, may_view_large_cash
@@ -99,7 +99,7 @@ def _reverse_entries(request, model_admin, entries, action: str):
         done = []
         for entry in entries:
             try:
-                mirror = approval_actions.reverse_entry(
+                mirror = services.reverse_entry(
                     entry_id=entry.pk, reason=form.cleaned_data["reason"], actor=request.user
                 )
                 if isinstance(mirror, Pending):
@@ -248,9 +248,7 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, BranchScopedAdminMixin, admin.ModelA
         form = ReasonForm(request.POST if request.method == "POST" else None)
 
         def reverse_it(data: dict):
-            return approval_actions.reverse_entry(
-                entry_id=entry.pk, reason=data["reason"], actor=request.user
-            )
+            return services.reverse_entry(entry_id=entry.pk, reason=data["reason"], actor=request.user)
 
         def done(mirror):
             if isinstance(mirror, Pending):

@@ -23,11 +23,10 @@ from cooperative.money import amount_in_words, format_amount
 from cooperative.permissions import scope_queryset
 
 from .. import approval_actions, services
-from ..approval_actions import Pending
 from ..forms import MoneyMovementForm, StatementForm, TillCashForm, TillDayForm, TransferForm
 from ..models import Account, AccountType, JournalEntry, PostingRequest
 from ..selectors import till_day_summary
-from ..services import DEPOSIT_ACCOUNT_TYPES
+from ..services import DEPOSIT_ACCOUNT_TYPES, Pending
 from ..statements import account_statement, export_detail, statement_http_response
 from .common import _sent_for_approval
 
@@ -217,10 +216,10 @@ class AccountMoneyActionsMixin:
                 from_account_id=account.pk, to_account_id=uuid.UUID(payload["to_account_id"]), **common
             )
         if payload["action"] == "transfer":
-            return approval_actions.transfer(
+            return services.transfer(
                 from_account_id=account.pk, to_account_id=uuid.UUID(payload["to_account_id"]), **common
             )
-        service = services.deposit if payload["action"] == "deposit" else approval_actions.withdraw
+        service = services.deposit if payload["action"] == "deposit" else services.withdraw
         return service(account_id=account.pk, channel=payload["channel"], **common)
 
     # --- the tills of a branch on one day ---

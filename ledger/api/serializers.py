@@ -16,7 +16,6 @@ from rest_framework import serializers
 
 from cooperative.money import parse_amount
 from cooperative.permissions import granted_object_pks, scope_queryset, sees_all_branches, user_branch_ids
-from members.models import Member
 
 from ..models import Account, AccountType, JournalEntry, Transaction
 from ..services import DEPOSIT_ACCOUNT_TYPES
@@ -93,12 +92,22 @@ def _account_ref(queryset, *, help_text: str) -> serializers.PrimaryKeyRelatedFi
 # --- Accounts -------------------------------------------------------------------------------------
 
 
-class MemberSummarySerializer(serializers.ModelSerializer):
-    full_name = serializers.SerializerMethodField()
+def _member_model():
+    """The member model, reached through `Account.member` (a string foreign key): the ledger
+    imports no domain app (DESIGN §2)."""
+    return Account._meta.get_field("member").related_model
 
-    class Meta:
-        model = Member
-        fields = ("id", "member_number", "first_name", "last_name", "full_name", "status")
+
+# The owner of an account, as loaded with it (`select_related("member")`).
+class MemberSummarySerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    member_number = serializers.CharField(read_only=True)
+    first_name = serializers.CharField(read_only=True)
+    last_name = serializers.CharField(read_only=True)
+    full_name = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(
+        choices=_member_model()._meta.get_field("status").choices, read_only=True
+    )
 
     def get_full_name(self, obj) -> str:
         return f"{obj.first_name} {obj.last_name}".strip()
@@ -144,7 +153,7 @@ class AccountSerializer(serializers.ModelSerializer):
 
 class AccountCreateSerializer(serializers.Serializer):
     member = serializers.PrimaryKeyRelatedField(
-        queryset=Member.objects.none(),
+        queryset=_member_model()._default_manager.none(),
         pk_field=serializers.UUIDField(),
         help_text="The member's id; the member must be in a branch you can see.",
         error_messages={"does_not_exist": "No member with id {pk_value} in the branches you can see."},
@@ -155,7 +164,7 @@ class AccountCreateSerializer(serializers.Serializer):
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         user = request.user if request is not None else None
-        self.fields["member"].queryset = scope_queryset(Member.objects.all(), user)
+        self.fields["member"].queryset = scope_queryset(_member_model()._default_manager.all(), user)
 
 
 class AccountBalanceSerializer(serializers.ModelSerializer):

@@ -8,12 +8,10 @@ user, also goes down to `post_entry` so the ledger itself refuses a second posti
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, Q, prefetch_related_objects
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from guardian.shortcuts import get_objects_for_user
 from rest_framework import filters, generics, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,19 +26,22 @@ from cooperative.idempotency import (
     json_response,
     service_idempotency_key,
 )
-from cooperative.permissions import (
-    get_scoped_object_or_404,
-    scope_queryset,
-    sees_all_branches,
-    user_branch_ids,
-)
+from cooperative.permissions import get_scoped_object_or_404
 from cooperative.roles import PARTNER
 
-from .. import approval_actions, services
-from ..approval_actions import Pending
+from .. import services
 from ..exceptions import AccountNotFound, AccountNotVisible
 from ..models import Account, JournalEntry, Transaction
 from ..posting_sql import CompanionRow
+from ..selectors import (
+    account_legs,
+    entry_with_legs,
+    journal_entries_visible_to,
+    legs_visible_to,
+    member_accounts,
+    member_accounts_visible_to,
+)
+from ..services import Pending
 from .filters import AccountFilter, AccountTransactionFilter, JournalEntryFilter, TransactionFilter
 from .parsers import DecimalJSONParser
 from .serializers import (
@@ -93,33 +94,6 @@ class PartnersPostDepositsOnly(permissions.BasePermission):
         return authz is not None and PARTNER not in authz.group_names
 
 
-def member_accounts():
-    """Member accounts (the API does not expose internal GL accounts as accounts)."""
-    return Account.objects.filter(member__isnull=False).select_related("member", "branch")
-
-
-def legs_visible_to(user):
-    """Legs of the caller's branches plus legs of accounts granted to them one by one (guardian)."""
-    legs = Transaction.objects.select_related("entry", "account")
-    if sees_all_branches(user):
-        return legs
-    granted = get_objects_for_user(
-        user, "ledger.view_account", klass=Account, accept_global_perms=False, with_superuser=False
-    ).values("pk")
-    return legs.filter(Q(branch_id__in=user_branch_ids(user)) | Q(account_id__in=granted))
-
-
-def _with_legs(entry: JournalEntry) -> JournalEntry:
-    """Load the legs of a just-posted entry in one query. The joined account rows are read after
-    the posting, inside its transaction (the rows are still locked), so their figures are exact."""
-    prefetch_related_objects([entry], Prefetch("legs", queryset=_ordered_legs()))
-    return entry
-
-
-def _ordered_legs():
-    return Transaction.objects.select_related("account").order_by("-type", "pk")
-
-
 def _account_of(entry: JournalEntry, account_id) -> Account:
     return next(leg.account for leg in entry.legs.all() if leg.account_id == account_id)
 
@@ -155,7 +129,7 @@ class AccountListCreateView(generics.ListCreateAPIView):
     ordering = ("account_number",)
 
     def get_queryset(self):
-        return scope_queryset(member_accounts(), self.request.user)
+        return member_accounts_visible_to(user=self.request.user)
 
     def get_serializer_class(self):
         if self.request is not None and self.request.method == "POST":
@@ -179,11 +153,11 @@ class AccountDetailView(generics.RetrieveAPIView):
     serializer_class = AccountSerializer
 
     def get_queryset(self):
-        return scope_queryset(member_accounts(), self.request.user)
+        return member_accounts_visible_to(user=self.request.user)
 
 
 class _AccountPostingView(APIView):
-    """Deposit or withdrawal on one member account (subclasses name the service).
+    """Deposit or withdrawal on one member account (`service`: the deposit; withdrawals set theirs).
 
     The hot path of the API, kept lean: the body is checked without DRF's field machinery when it
     is well formed (`plain_posting_input`), the service locks the member account and its branch's
@@ -192,8 +166,7 @@ class _AccountPostingView(APIView):
     (`posting_data`) while the rows are locked, so the transaction commits soon after."""
 
     parser_classes = (DecimalJSONParser,)
-    service_module = services
-    service_name = ""
+    service = staticmethod(services.deposit)
 
     def post_posting(self, request, pk):
         data = plain_posting_input(request.data)
@@ -211,7 +184,7 @@ class _AccountPostingView(APIView):
 
         companion = CompanionRow(pending.model, record)
         try:
-            entry = getattr(self.service_module, self.service_name)(
+            entry = self.service(
                 account_id=pk,
                 amount=data["amount"],
                 actor=request.user,
@@ -228,13 +201,12 @@ class _AccountPostingView(APIView):
         pending.written = companion.written
         if pending.written:
             return json_response(pending.body, status=status.HTTP_201_CREATED)
-        entry = _with_legs(entry)  # the key had posted before: the legs are read back
+        entry = entry_with_legs(entry)  # the key had posted before: the legs are read back
         return json_response(posting_data(entry, _account_of(entry, pk)), status=status.HTTP_201_CREATED)
 
 
 class AccountDepositView(_AccountPostingView):
     permission_classes = (DefaultApiPermission, HasPerm.of("ledger.post_transaction"))
-    service_name = "deposit"
 
     @extend_schema(
         summary="Deposit into a member account",
@@ -257,8 +229,7 @@ class AccountWithdrawView(_AccountPostingView):
         PartnersPostDepositsOnly,
     )
     # Above the withdrawal policy band the withdrawal waits for approval (202).
-    service_module = approval_actions
-    service_name = "withdraw"
+    service = staticmethod(services.withdraw)
 
     @extend_schema(
         summary="Withdraw from a member account",
@@ -299,7 +270,7 @@ class TransferView(APIView):
         serializer = TransferInputSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        entry = approval_actions.transfer(
+        entry = services.transfer(
             from_account_id=data["from_account"].pk,
             to_account_id=data["to_account"].pk,
             amount=data["amount"],
@@ -309,7 +280,7 @@ class TransferView(APIView):
         )
         if isinstance(entry, Pending):
             return Response(entry.as_data(), status=status.HTTP_202_ACCEPTED)
-        result = _with_legs(entry)
+        result = entry_with_legs(entry)
         result.from_account = _account_of(result, data["from_account"].pk)
         result.to_account = _account_of(result, data["to_account"].pk)
         # The request in the context keeps another branch's balance out of the reply.
@@ -343,7 +314,7 @@ class AccountTransactionListView(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Transaction.objects.none()
-        return Transaction.objects.filter(account_id=self.kwargs["pk"]).select_related("entry", "account")
+        return account_legs(account_id=self.kwargs["pk"])
 
 
 @extend_schema_view(
@@ -364,19 +335,10 @@ class TransactionListView(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Transaction.objects.none()
-        return legs_visible_to(self.request.user)
+        return legs_visible_to(user=self.request.user)
 
 
 # --- Journal entries ------------------------------------------------------------------------------
-
-
-def _entries_visible_to(user):
-    return scope_queryset(
-        JournalEntry.objects.select_related("reversed_by").prefetch_related(
-            Prefetch("legs", queryset=_ordered_legs())
-        ),
-        user,
-    )
 
 
 @extend_schema_view(get=extend_schema(summary="Journal entries", description="Newest first, with legs."))
@@ -391,7 +353,7 @@ class JournalEntryListView(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return JournalEntry.objects.none()
-        return _entries_visible_to(self.request.user)
+        return journal_entries_visible_to(user=self.request.user)
 
 
 @extend_schema_view(get=extend_schema(summary="A journal entry", parameters=[ENTRY_ID]))
@@ -402,7 +364,7 @@ class JournalEntryDetailView(generics.RetrieveAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return JournalEntry.objects.none()
-        return _entries_visible_to(self.request.user)
+        return journal_entries_visible_to(user=self.request.user)
 
 
 class JournalEntryReverseView(APIView):
@@ -424,9 +386,9 @@ class JournalEntryReverseView(APIView):
         entry = get_scoped_object_or_404(JournalEntry.objects.all(), request.user, pk=pk)
         serializer = ReverseInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        reversal = approval_actions.reverse_entry(
+        reversal = services.reverse_entry(
             entry_id=entry.pk, reason=serializer.validated_data["reason"], actor=request.user
         )
         if isinstance(reversal, Pending):
             return Response(reversal.as_data(), status=status.HTTP_202_ACCEPTED)
-        return Response(PostedEntrySerializer(_with_legs(reversal)).data, status=status.HTTP_201_CREATED)
+        return Response(PostedEntrySerializer(entry_with_legs(reversal)).data, status=status.HTTP_201_CREATED)

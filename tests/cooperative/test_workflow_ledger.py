@@ -11,6 +11,7 @@ from cooperative.workflow import InvalidTransition
 from ledger import services as ledger
 from ledger.exceptions import AccountNotEmpty
 from ledger.models import Account, AccountType
+from ledger.services._common import set_status
 from ledger.workflow import ACCOUNT_MACHINE
 from tests.members.factories import MemberFactory
 
@@ -44,7 +45,7 @@ def test_a_closed_account_cannot_be_reopened(account):
     ledger.close_account(account_id=account.pk, reason="Done")
     closed = Account.objects.get(pk=account.pk)
     with pytest.raises(InvalidTransition) as refused:
-        ledger._set_status(closed, Account.Status.ACTIVE, "reopen", [])
+        set_status(closed, Account.Status.ACTIVE, "reopen", [])
     assert refused.value.status == 409
     assert "is closed" in refused.value.message
     assert "No further steps are possible" in refused.value.message

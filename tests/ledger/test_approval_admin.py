@@ -14,7 +14,7 @@ from django_celery_beat.models import PeriodicTask
 
 from approvals.models import ApprovalRequest
 from cooperative.models import AuditLog
-from ledger import approval_actions, services
+from ledger import services
 from ledger.models import Account, AccountType, JournalEntry, PostingRequest, Transaction
 from ledger.tasks import verify_ledger_task
 from tests.ledger.factories import make_account, make_member
@@ -113,9 +113,7 @@ def test_a_large_transfer_from_the_admin_is_sent_for_approval(login, teller, ric
 
 
 def test_the_manager_decides_a_withdrawal_on_its_decision_page(login, teller, manager, rich):
-    pending = approval_actions.withdraw(
-        account_id=rich.pk, amount=D("750000.00"), actor=teller, description="Rent"
-    )
+    pending = services.withdraw(account_id=rich.pk, amount=D("750000.00"), actor=teller, description="Rent")
     url = decide_url(pending.approval_request)
 
     # the page shows what the manager needs to judge it
@@ -143,7 +141,7 @@ def test_the_manager_decides_a_withdrawal_on_its_decision_page(login, teller, ma
 
 
 def test_the_requester_sees_no_buttons_and_a_forged_approval_is_refused(login, teller, rich):
-    pending = approval_actions.withdraw(account_id=rich.pk, amount=D("750000.00"), actor=teller)
+    pending = services.withdraw(account_id=rich.pk, amount=D("750000.00"), actor=teller)
     url = decide_url(pending.approval_request)
     page = login(teller).get(url).content.decode()
     assert 'id="appr-approve"' not in page
@@ -154,7 +152,7 @@ def test_the_requester_sees_no_buttons_and_a_forged_approval_is_refused(login, t
 
 
 def test_another_branchs_manager_cannot_see_or_decide(login, teller, rich, make_staff, other_branch):
-    pending = approval_actions.withdraw(account_id=rich.pk, amount=D("750000.00"), actor=teller)
+    pending = services.withdraw(account_id=rich.pk, amount=D("750000.00"), actor=teller)
     outsider = make_staff("MANAGER", other_branch, email="abuja.manager@test.ng")
     url = decide_url(pending.approval_request)
     assert login(outsider).get(url).status_code == 404
@@ -170,12 +168,12 @@ def test_the_reversal_and_closure_decision_pages_show_their_subject(
     savings = make_account(branch, member=member)
     entry = Transaction.objects.get(account=funded).entry
 
-    reversal = approval_actions.reverse_entry(entry_id=entry.pk, reason="Keyed twice", actor=accountant)
+    reversal = services.reverse_entry(entry_id=entry.pk, reason="Keyed twice", actor=accountant)
     page = login(manager).get(decide_url(reversal.approval_request)).content.decode()
     for text in (entry.reference, "Keyed twice", "ledger-approval-legs", funded.account_number, "Posted at"):
         assert text in page, text
 
-    closure = approval_actions.close_account(
+    closure = services.close_account(
         account_id=funded.pk, reason="Leaving", actor=manager2, sweep_to_account_id=savings.pk
     )
     page = login(manager).get(decide_url(closure.approval_request)).content.decode()
@@ -186,7 +184,7 @@ def test_the_reversal_and_closure_decision_pages_show_their_subject(
 def test_the_entry_page_links_a_waiting_reversal(login, accountant, branch):
     account = make_account(branch, balance="100.00")
     entry = Transaction.objects.get(account=account).entry
-    pending = approval_actions.reverse_entry(entry_id=entry.pk, reason="Wrong", actor=accountant)
+    pending = services.reverse_entry(entry_id=entry.pk, reason="Wrong", actor=accountant)
     page = (
         login(accountant).get(reverse("admin:ledger_journalentry_change", args=[entry.pk])).content.decode()
     )
@@ -196,7 +194,7 @@ def test_the_entry_page_links_a_waiting_reversal(login, accountant, branch):
 def test_the_posting_requests_list_is_read_only_and_branch_scoped(
     login, teller, rich, make_staff, other_branch
 ):
-    approval_actions.withdraw(account_id=rich.pk, amount=D("750000.00"), actor=teller)
+    services.withdraw(account_id=rich.pk, amount=D("750000.00"), actor=teller)
     changelist = reverse("admin:ledger_postingrequest_changelist")
     admin_user = make_staff("ADMIN", rich.branch, email="boss@test.ng", is_superuser=True)
     assert rich.account_number in login(admin_user).get(changelist).content.decode()

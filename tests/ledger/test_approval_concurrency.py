@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from approvals.models import Approval, ApprovalRequest
-from ledger import approval_actions
+from ledger import services
 from ledger.models import JournalEntry, PostingRequest
 from tests.ledger.factories import make_account
 from tests.ledger.test_api_concurrency import assert_ledger_verifies
@@ -26,7 +26,7 @@ D = Decimal
 def test_two_managers_approving_one_withdrawal_at_once_post_it_once(branch, teller, manager, manager2):
     # given a withdrawal above the band, waiting with its amount held
     account = make_account(branch, balance="2000000.00")
-    pending = approval_actions.withdraw(account_id=account.pk, amount=D("750000.00"), actor=teller)
+    pending = services.withdraw(account_id=account.pk, amount=D("750000.00"), actor=teller)
     url = f"/api/v1/approvals/{pending.approval_request.pk}/decide/"
     barrier = threading.Barrier(2)
 

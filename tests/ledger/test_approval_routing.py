@@ -15,9 +15,9 @@ from approvals.selectors import policies_changed
 from approvals.services import cancel_approval_request, decide_approval, handle_timeouts
 from cooperative.exceptions import Conflict
 from ledger import approval_actions, services
-from ledger.approval_actions import Pending
 from ledger.exceptions import (
     AccountNotActive,
+    AccountNotEmpty,
     AlreadyReversed,
     InsufficientFunds,
 )
@@ -25,6 +25,8 @@ from ledger.exceptions import (
     NotPermitted as LedgerNotPermitted,
 )
 from ledger.models import Account, AccountType, Hold, JournalEntry, PostingRequest, Transaction
+from ledger.services import Pending
+from ledger.services._direct import post_withdrawal
 from tests.ledger.factories import make_account, make_member
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +35,7 @@ Status = ApprovalRequest.Status
 
 
 def withdraw(account, amount, teller, **kwargs):
-    return approval_actions.withdraw(
+    return services.withdraw(
         account_id=account.pk, amount=D(amount), actor=teller, description="School fees", **kwargs
     )
 
@@ -247,12 +249,12 @@ def test_the_requester_needs_the_posting_permission(rich, manager):
 
 def test_transfers_wait_above_their_band_and_post_once_on_approval(rich, branch, teller, manager):
     target = make_account(branch, account_type=AccountType.SHARES, member=rich.member)
-    at_the_band = approval_actions.transfer(
+    at_the_band = services.transfer(
         from_account_id=rich.pk, to_account_id=target.pk, amount=D("1000000.00"), actor=teller
     )
     assert isinstance(at_the_band, JournalEntry)
 
-    pending = approval_actions.transfer(
+    pending = services.transfer(
         from_account_id=rich.pk, to_account_id=target.pk, amount=D("900000.00"), actor=teller
     )
     assert isinstance(pending, JournalEntry)  # below the band
@@ -260,7 +262,7 @@ def test_transfers_wait_above_their_band_and_post_once_on_approval(rich, branch,
     assert rich.balance == D("100000.00")
 
     services.deposit(account_id=rich.pk, amount=D("1500000.00"))
-    pending = approval_actions.transfer(
+    pending = services.transfer(
         from_account_id=rich.pk, to_account_id=target.pk, amount=D("1000000.01"), actor=teller
     )
     assert isinstance(pending, Pending)
@@ -282,7 +284,7 @@ def test_a_transfer_to_a_closed_account_is_refused_when_asked(rich, branch, tell
     target = make_account(branch, account_type=AccountType.CASH, member=rich.member)
     services.close_account(account_id=target.pk, reason="Not used")
     with pytest.raises(AccountNotActive):
-        approval_actions.transfer(
+        services.transfer(
             from_account_id=rich.pk, to_account_id=target.pk, amount=D("1500000.00"), actor=teller
         )
     assert not PostingRequest.objects.exists()
@@ -292,7 +294,7 @@ def test_a_transfer_to_a_closed_account_is_refused_when_asked(rich, branch, tell
 
 
 def close(account, manager, sweep=None):
-    return approval_actions.close_account(
+    return services.close_account(
         account_id=account.pk,
         reason="Member request",
         actor=manager,
@@ -359,7 +361,7 @@ def test_a_closure_whose_balance_moved_is_refused_on_approval(branch, manager, m
 
 def test_a_closure_needs_a_sweep_account_when_asked(branch, manager):
     funded = make_account(branch, balance="1500.00")
-    with pytest.raises(services.AccountNotEmpty):
+    with pytest.raises(AccountNotEmpty):
         close(funded, manager)
     assert not ApprovalRequest.objects.exists()
 
@@ -371,12 +373,12 @@ def test_a_reversal_waits_for_a_manager_and_posts_as_the_requester(branch, accou
     account = make_account(branch, balance="2500.00")
     entry = Transaction.objects.get(account=account).entry
 
-    pending = approval_actions.reverse_entry(entry_id=entry.pk, reason="Wrong member", actor=accountant)
+    pending = services.reverse_entry(entry_id=entry.pk, reason="Wrong member", actor=accountant)
     assert isinstance(pending, Pending)
     assert pending.approval_request.amount == D("2500.00")
     # a second request for the same entry is refused while the first waits
     with pytest.raises(SubjectPendingApproval):
-        approval_actions.reverse_entry(entry_id=entry.pk, reason="Again", actor=accountant)
+        services.reverse_entry(entry_id=entry.pk, reason="Again", actor=accountant)
     # the requester cannot approve it
     with pytest.raises(SelfApprovalForbidden):
         approve(pending, accountant)
@@ -393,14 +395,14 @@ def test_a_reversal_waits_for_a_manager_and_posts_as_the_requester(branch, accou
     account.refresh_from_db()
     assert account.balance == D("0.00")
     with pytest.raises(AlreadyReversed):
-        approval_actions.reverse_entry(entry_id=entry.pk, reason="Again", actor=accountant)
+        services.reverse_entry(entry_id=entry.pk, reason="Again", actor=accountant)
 
 
 def test_asking_for_a_reversal_needs_the_permission(branch, teller):
     account = make_account(branch, balance="2500.00")
     entry = Transaction.objects.get(account=account).entry
     with pytest.raises(LedgerNotPermitted):
-        approval_actions.reverse_entry(entry_id=entry.pk, reason="Wrong member", actor=teller)
+        services.reverse_entry(entry_id=entry.pk, reason="Wrong member", actor=teller)
     assert not ApprovalRequest.objects.exists()
 
 
@@ -421,9 +423,9 @@ def test_the_gate_costs_no_query_below_the_band(rich, teller):
     from approvals.selectors import approval_required
 
     approval_required(action_type="withdrawal", amount=D("1.00"), branch_id=rich.branch_id)  # warm
-    services.withdraw(account_id=rich.pk, amount=D("10.00"), actor=teller)  # warm the rest
+    post_withdrawal(account_id=rich.pk, amount=D("10.00"), actor=teller)  # warm the rest
     with CaptureQueriesContext(connection) as direct:
-        services.withdraw(account_id=rich.pk, amount=D("10.00"), actor=teller)
+        post_withdrawal(account_id=rich.pk, amount=D("10.00"), actor=teller)
     with CaptureQueriesContext(connection) as routed:
         withdraw(rich, "10.00", teller)
     from django.conf import settings
@@ -435,3 +437,40 @@ def test_the_gate_costs_no_query_below_the_band(rich, teller):
     else:  # Redis (CI, production): the cache look-up is no SQL at all
         assert len(routed.captured_queries) == len(direct.captured_queries)
     assert not any("approvals_approvalpolicy" in q["sql"] for q in routed.captured_queries)
+
+
+# --- the one public function per money use case is the safe one ---------------------------------
+
+
+def test_the_ledgers_public_money_functions_route_through_the_approval_policy(
+    rich, branch, teller, manager, accountant
+):
+    # ledger.services.withdraw/transfer/close_account/reverse_entry are the entry points other
+    # apps and new callers trust; above the band each files its request and posts nothing
+    # (they used to post at once, skipping the policy the API and the admin applied)
+    target = make_account(branch, account_type=AccountType.CASH, member=rich.member)
+    shares = make_account(branch, account_type=AccountType.SHARES, member=rich.member, balance="1500.00")
+    before = JournalEntry.objects.count()
+
+    withdrawal = services.withdraw(account_id=rich.pk, amount=D("750000.00"), actor=teller)
+    transfer = services.transfer(
+        from_account_id=rich.pk, to_account_id=target.pk, amount=D("1000000.01"), actor=teller
+    )
+    closure = services.close_account(
+        account_id=shares.pk, reason="Member request", actor=manager, sweep_to_account_id=target.pk
+    )
+    entry = Transaction.objects.filter(account=rich).earliest("created_at").entry
+    reversal = services.reverse_entry(entry_id=entry.pk, reason="Wrong member", actor=accountant)
+
+    assert [type(result) for result in (withdrawal, transfer, closure, reversal)] == [Pending] * 4
+    assert [result.approval_request.action_type for result in (withdrawal, transfer, closure, reversal)] == [
+        "withdrawal",
+        "transfer",
+        "account_closure",
+        "reversal",
+    ]
+    assert JournalEntry.objects.count() == before
+    rich.refresh_from_db()
+    assert (rich.balance, rich.held_amount, rich.status) == (D("2000000.00"), D("1750000.01"), "ACTIVE")
+    shares.refresh_from_db()
+    assert (shares.balance, shares.status) == (D("1500.00"), "ACTIVE")

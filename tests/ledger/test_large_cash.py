@@ -17,8 +17,7 @@ from openpyxl import load_workbook
 
 from approvals.services import decide_approval
 from cooperative.models import AuditLog
-from ledger import approval_actions, services
-from ledger.approval_actions import Pending
+from ledger import services
 from ledger.large_cash import (
     MOVEMENT_COLUMNS,
     large_cash_movements,
@@ -28,6 +27,7 @@ from ledger.large_cash import (
     structuring_flags,
 )
 from ledger.models import JournalEntry
+from ledger.services import Pending
 from tests.ledger.factories import make_member
 
 pytestmark = pytest.mark.django_db
@@ -69,7 +69,7 @@ def cash_in(account, amount, teller, *, day=date(2026, 3, 10), hour=10, channel=
 
 def cash_out(account, amount, teller, manager, *, channel="cash") -> JournalEntry:
     """A withdrawal through its public entry point; above the band a manager approves it."""
-    result = approval_actions.withdraw(
+    result = services.withdraw(
         account_id=account.pk, amount=D(amount), actor=teller, channel=channel, description="Payout"
     )
     if isinstance(result, Pending):
@@ -133,7 +133,7 @@ def test_bank_deposits_bank_withdrawals_and_transfers_are_not_cash(branch, telle
     ngozi, tunde = member_account(branch), member_account(branch, "Tunde", "Bakare")
     cash_in(ngozi, "5000000.00", teller, channel="bank", day=date(2026, 3, 3))
     cash_out(ngozi, "2000000.00", teller, manager, channel="bank")
-    pending = approval_actions.transfer(
+    pending = services.transfer(
         from_account_id=ngozi.pk, to_account_id=tunde.pk, amount=D("3000000.00"), actor=teller
     )
     if isinstance(pending, Pending):

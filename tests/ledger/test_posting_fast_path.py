@@ -25,6 +25,8 @@ from ledger.api.serializers import (
 from ledger.exceptions import AlreadyReversed, InsufficientFunds
 from ledger.models import Account, JournalEntry, Transaction
 from ledger.selectors import ledger_discrepancies
+from ledger.services import posting
+from ledger.services._direct import post_reversal
 from tests.ledger.factories import make_account, make_member
 
 pytestmark = pytest.mark.django_db
@@ -131,7 +133,7 @@ def test_the_one_statement_writer_writes_what_the_orm_writer_writes(teller, bran
     two = make_account(branch, balance="500.00")
     # when the same withdrawal is posted by each writer
     by_sql = services.withdraw(account_id=one.pk, amount=D("120.00"), actor=teller, description="cash")
-    monkeypatch.setattr(services, "SQL_WRITER_ENABLED", False)
+    monkeypatch.setattr(posting, "SQL_WRITER_ENABLED", False)
     by_orm = services.withdraw(account_id=two.pk, amount=D("120.00"), actor=teller, description="cash")
     # then the rows agree field by field (apart from the accounts and the running cash balance)
     sql_rows, orm_rows = _rows(by_sql.pk), _rows(by_orm.pk)
@@ -162,7 +164,7 @@ def test_a_repeated_key_writes_nothing_and_leaves_the_transaction_usable(teller,
 def test_a_second_reversal_is_refused_without_breaking_the_transaction(accountant, branch):
     account = make_account(branch, balance="300.00")
     entry = services.withdraw(account_id=account.pk, amount=D("100.00"))
-    services.reverse_entry(entry_id=entry.pk, reason="wrong member", actor=accountant)
+    post_reversal(entry_id=entry.pk, reason="wrong member", actor=accountant)
     with transaction.atomic():
         with pytest.raises(AlreadyReversed):
             services.post_entry(
