@@ -11,9 +11,11 @@ from django.db.models import (
     Count,
     DecimalField,
     F,
+    OuterRef,
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
     When,
@@ -232,3 +234,19 @@ def pending_posting_requests(*, account: Account) -> QuerySet[PostingRequest]:
     return PostingRequest.objects.filter(
         Q(account=account) | Q(to_account=account), status=PostingRequest.Status.PENDING
     ).order_by("created_at")
+
+
+def entries_with_amounts(queryset: QuerySet[JournalEntry]) -> QuerySet[JournalEntry]:
+    """Each entry with `total_amount`, the sum of its debit legs. A subquery, not a join: a search or
+    filter that joins the legs (by account number, leg reference) would otherwise count the entry's
+    legs once per matching row and show a multiple of the amount."""
+    debits = (
+        Transaction.objects.filter(entry=OuterRef("pk"), type=Side.DEBIT)
+        .order_by()
+        .values("entry")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return queryset.annotate(
+        total_amount=Subquery(debits, output_field=DecimalField(max_digits=18, decimal_places=2))
+    )

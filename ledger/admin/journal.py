@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import BooleanField, Case, Q, Sum, Value, When
+from django.db.models import BooleanField, Case, Value, When
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -20,7 +20,8 @@ from cooperative.permissions import scope_queryset, sees_all_branches, user_bran
 
 from .. import approval_actions, services
 from ..forms import ReasonForm
-from ..models import Account, JournalEntry, Side, Transaction
+from ..models import Account, JournalEntry, Transaction
+from ..selectors import entries_with_amounts
 from ..services import Pending
 from .common import _decide_link, _reason_page, _sent_for_approval
 from .filters import AmountRangeFilter, BranchFilter, EntryAmountRangeFilter
@@ -124,10 +125,6 @@ def _entry_rows(entries) -> list[tuple[str, str]]:
     ]
 
 
-def _entries_with_totals(queryset):
-    return queryset.annotate(total_amount=Sum("legs__amount", filter=Q(legs__type=Side.DEBIT)))
-
-
 @admin.register(JournalEntry)
 class JournalEntryAdmin(ReadOnlyAdminMixin, BranchScopedAdminMixin, admin.ModelAdmin):
     list_display = (
@@ -174,7 +171,7 @@ class JournalEntryAdmin(ReadOnlyAdminMixin, BranchScopedAdminMixin, admin.ModelA
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return _entries_with_totals(super().get_queryset(request))
+        return entries_with_amounts(super().get_queryset(request))
 
     @admin.display(description="Amount", ordering="total_amount")
     def amount(self, obj: JournalEntry) -> str:
@@ -337,7 +334,7 @@ class TransactionAdmin(ReadOnlyAdminMixin, BranchScopedAdminMixin, admin.ModelAd
 
     @admin.action(permissions=["reverse"], description="Reverse the entries of the selected legs")
     def reverse_selected(self, request, queryset):
-        entries = _entries_with_totals(
+        entries = entries_with_amounts(
             scope_queryset(JournalEntry.objects.all(), request.user).filter(
                 pk__in=queryset.values("entry_id")
             )
