@@ -7,41 +7,17 @@ from datetime import timedelta
 from django import forms
 from django.utils import timezone
 
-from cooperative.money import parse_amount
+from cooperative.forms import AmountField
 
 from .models import MEMBER_ACCOUNT_TYPES, Account, AccountType
 from .selectors import teller_cash_of_branch
 from .services import DEPOSIT_ACCOUNT_TYPES
 
 
-class AmountField(forms.Field):
-    """A money amount typed by a person: '1500', '1,500.50'. Parsed strictly into a Decimal."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault(
-            "widget",
-            forms.TextInput(
-                attrs={"inputmode": "decimal", "autocomplete": "off", "size": 18, "maxlength": 30}
-            ),
-        )
-        super().__init__(**kwargs)
-
-    def to_python(self, value):
-        value = "" if value is None else str(value).strip()
-        if value in self.empty_values:
-            return None
-        if len(value) > 30:
-            raise forms.ValidationError("Enter a valid amount, e.g. 1500.00.", code="invalid_amount")
-        try:
-            return parse_amount(value.replace(",", "").replace(" ", ""))
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc), code="invalid_amount") from exc
-
-
 class MoneyMovementForm(forms.Form):
     """Deposit or withdrawal at the counter."""
 
-    amount = AmountField(help_text="In naira, e.g. 15000 or 15,000.50.")
+    amount = AmountField(help_text="In naira, e.g. 15000, 15,000.50 or ₦15 000.")
     channel = forms.ChoiceField(
         choices=(("cash", "Cash at the counter"), ("bank", "Bank transfer / cheque")), initial="cash"
     )
@@ -52,7 +28,7 @@ class TransferForm(forms.Form):
     to_account_number = forms.CharField(
         label="To account number", max_length=10, min_length=10, help_text="The 10-digit account number."
     )
-    amount = AmountField(help_text="In naira, e.g. 15000 or 15,000.50.")
+    amount = AmountField(help_text="In naira, e.g. 15000, 15,000.50 or ₦15 000.")
     description = forms.CharField(max_length=200, required=False)
 
     def __init__(self, *args, source: Account, **kwargs):
@@ -91,7 +67,7 @@ class TillCashForm(forms.Form):
         queryset=Account.objects.none(),
         help_text="The vault or the teller's till that receives the cash.",
     )
-    amount = AmountField(help_text="In naira, e.g. 15000 or 15,000.50.")
+    amount = AmountField(help_text="In naira, e.g. 15000, 15,000.50 or ₦15 000.")
     description = forms.CharField(max_length=200, required=False, help_text="e.g. Morning float, End of day.")
 
     def __init__(self, *args, source: Account, **kwargs):

@@ -296,7 +296,18 @@ def test_forged_token_posts_nothing(login, teller, branch):
     assert not JournalEntry.objects.filter(legs__account=account).exists()
 
 
-@pytest.mark.parametrize("amount", ["0", "-5", "12.345", "abc", "1000000000000000", ""])
+@pytest.mark.parametrize("typed", ["25,000.00", "25 000", "₦25,000", "NGN 25000"])
+def test_amounts_typed_with_separators_or_a_naira_sign_read_as_one_figure(login, teller, branch, typed):
+    account = make_account(branch)
+    confirm = login(teller).post(action_url(account, "deposit"), {"amount": typed, "channel": "cash"})
+    assert confirm.status_code == 200
+    assert "Twenty-five thousand naira" in confirm.content.decode()
+    assert token_from(confirm)
+
+
+@pytest.mark.parametrize(
+    "amount", ["0", "-5", "12.345", "abc", "1000000000000000", "", "25.000,00", "$25,000", "₦-5"]
+)
 def test_bad_amounts_are_form_errors(login, teller, branch, amount):
     account = make_account(branch)
     response = login(teller).post(action_url(account, "deposit"), {"amount": amount, "channel": "cash"})
