@@ -7,7 +7,8 @@ class ApprovalsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401 - policy edits invalidate the cached policy table
-        from .dashboard import register_dashboard
+        # Apps are loaded before their modules may import models: these imports wait for ready().
+        from . import signals  # noqa: F401, PLC0415 - policy edits invalidate the cached policy table
+        from .dashboard import register_dashboard  # noqa: PLC0415 - needs the models loaded
 
         register_dashboard()

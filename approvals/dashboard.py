@@ -6,6 +6,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
 
+from cooperative import dashboard
+
 from .formatting import naira
 from .notices import unread_notices
 from .selectors import awaiting_count, requests_awaiting
@@ -39,8 +41,6 @@ def my_notices(request) -> dict:
 
 
 def register_dashboard() -> None:
-    from cooperative import dashboard
-
     dashboard.register(
         title="My approvals",
         template="approvals/widget_my_approvals.html",

@@ -17,6 +17,7 @@ from simple_history.models import HistoricalRecords
 
 from cooperative.models import TimeStampedModel, UUIDModel
 from cooperative.money import AmountField
+from cooperative.money import format_naira as naira
 
 from .registry import action_label
 
@@ -104,8 +105,6 @@ class ApprovalPolicy(TimeStampedModel):
 
     @property
     def band_label(self) -> str:
-        from .formatting import naira
-
         if self.max_amount is None:
             return f"above {naira(self.min_amount)}"
         return f"above {naira(self.min_amount)} up to {naira(self.max_amount)}"

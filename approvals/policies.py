@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from .formatting import naira
+
 
 @dataclass(frozen=True)
 class Band:
@@ -59,8 +61,6 @@ def matching_band(bands: Iterable[Band], *, amount: Decimal, branch_id, product_
 
 def scope_problems(bands: Sequence[Band]) -> list[str]:
     """What is wrong with one scope's active bands (empty list: fine)."""
-    from .formatting import naira
-
     ordered = sorted(bands, key=lambda b: b.min_amount)
     problems: list[str] = []
     for band in ordered:

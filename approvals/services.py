@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from cooperative.audit import record_event
 from cooperative.exceptions import DomainError, ValidationFailed
@@ -119,8 +120,6 @@ _LEVEL_FIELDS = (
 
 
 def _audit(request: ApprovalRequest, *, actor, event_detail: dict) -> None:
-    from simple_history.models import HistoricalRecords
-
     http_request = getattr(HistoricalRecords.context, "request", None)
     record_event(
         AuditLog.Event.APPROVAL_DECISION,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from .services import process_deadlines
+
 
 @shared_task(acks_late=True)
 def process_approval_deadlines_task() -> dict:
     """Hourly (django-celery-beat): remind, escalate, expire. Idempotent, so a redelivery is harmless."""
-    from .services import process_deadlines
-
     return process_deadlines()
