@@ -10,6 +10,7 @@ from django.utils import timezone
 from cooperative.exceptions import ValidationFailed
 from cooperative.money import MAX_AMOUNT, money
 from cooperative.workflow import Transition
+from ledger.services import counter_account_id, ensure_gl_account
 
 from ..exceptions import LoanNotFound
 from ..lock_objects import loan_for_update
@@ -130,14 +131,10 @@ def today():
 def gl_id(*, branch_id, gl_code: str):
     """The branch's internal GL account id (created on first use). Looked up each time rather than
     cached per process, so a rolled-back or restored database never leaves a dangling id."""
-    from ledger.services import ensure_gl_account
-
     return ensure_gl_account(branch_id=branch_id, gl_code=gl_code).pk
 
 
 def counter_id(*, branch_id, gl_code: str, actor):
     """Where money paid over the counter lands: cash taken by a staff member goes into their till in
     the branch (as every other counter posting), everything else into the branch's GL account."""
-    from ledger.services import counter_account_id
-
     return counter_account_id(branch_id=branch_id, gl_code=gl_code, actor=actor)
