@@ -20,6 +20,9 @@ from cooperative.exceptions import Conflict, NotFoundError, ValidationFailed
 from cooperative.models import Branch
 from cooperative.permissions import require_permission
 from cooperative.sequences import next_value
+from ledger.lock_objects import accounts_for_update
+from ledger.selectors import member_accounts_with_money
+from ledger.services import close_account
 
 from . import identity
 from .models import Member
@@ -399,10 +402,6 @@ def change_member_status(*, actor, member_id, status: str, reason: str) -> Membe
 def exit_member(*, actor, member_id, reason: str) -> Member:
     """Take the member out of the cooperative. Refused while any account holds money or a lien.
     Nothing is deleted: accounts, postings and history stay; the phone/email/BVN/NIN become free."""
-    from ledger.lock_objects import accounts_for_update
-    from ledger.selectors import member_accounts_with_money
-    from ledger.services import close_account
-
     reason = _reason(reason)
     with transaction.atomic():
         member = _locked_member(member_id)
