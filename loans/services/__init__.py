@@ -3,6 +3,7 @@ transaction, locks the loan row first (loans.lock_objects), checks permission (a
 system), branch and state, and records a LoanEvent on the loan's timeline."""
 
 from .applications import (
+    check_product_limits,
     create_application,
     processing_fee_for,
     submit_application,
@@ -21,6 +22,7 @@ __all__ = [
     "allocation_order",
     "apply_repayment",
     "approve_loan",
+    "check_product_limits",
     "create_application",
     "disburse_loan",
     "processing_fee_for",

@@ -9,10 +9,13 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 from openpyxl import load_workbook
 
+from cooperative.exceptions import ValidationFailed
 from cooperative.models import AuditLog
 from loans.models import Loan, LoanPayment
+from loans.services import check_product_limits
 from tests.loans.factories import LoanProductFactory, make_loan, make_member
 
 pytestmark = pytest.mark.django_db
@@ -132,6 +135,39 @@ def test_amount_or_term_outside_the_product_is_a_400_naming_the_field(
 
     assert response.status_code == 400
     assert field in errors_of(response)
+    assert not Loan.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("principal", "term", "field"),
+    [("5000.00", "12", "principal"), ("5000000.00", "12", "principal"), ("100000.00", "99", "term")],
+)
+def test_the_admin_form_the_api_and_the_preview_give_the_one_product_limits_message(
+    api_as, client, officer, product, borrower, principal, term, field
+):
+    # given the service's rule, said once
+    with pytest.raises(ValidationFailed) as refused:
+        check_product_limits(product, principal=D(principal), term=int(term))
+    message = refused.value.message
+
+    # when the same application is made over the API, in the admin form and as a schedule preview
+    api = apply(api_as(officer), borrower, product, principal=principal, term=int(term))
+    preview = api_as(officer).post(
+        f"/api/v1/loan-products/{product.pk}/schedule-preview/",
+        {"principal": principal, "term": int(term)},
+        format="json",
+    )
+    client.force_login(officer)
+    form = client.post(
+        reverse("admin:loans_loan_add"),
+        {"member": borrower.pk, "product": product.pk, "principal": principal, "term": term},
+    )
+
+    # then each shows that message on the field at fault
+    assert api.status_code == preview.status_code == form.status_code == 400
+    assert {"field": field, "message": message} in api.json()["errors"]
+    assert {"field": field, "message": message} in preview.json()["errors"]
+    assert form.context["form"].errors[field] == [message]
     assert not Loan.objects.exists()
 
 
