@@ -81,8 +81,8 @@ class AmountFormField(forms.CharField):
             return None
         try:
             return parse_amount(value.replace(",", ""))
-        except (ValueError, ArithmeticError) as exc:
-            raise forms.ValidationError(str(exc) if isinstance(exc, ValueError) else "Too large.") from exc
+        except ValueError as exc:  # parse_amount checks the size first: 1e400 is "too large", not a 500
+            raise forms.ValidationError(str(exc)) from exc
 
 
 class LoanApplicationForm(forms.Form):

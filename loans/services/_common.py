@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 
 from cooperative.exceptions import ValidationFailed
-from cooperative.money import MAX_AMOUNT, money
+from cooperative.money import parse_amount
 from cooperative.workflow import Transition
 from ledger.services import counter_account_id, ensure_gl_account
 
@@ -106,22 +106,12 @@ def clean_reason(reason, *, field: str = "reason", what: str = "a reason") -> st
 
 
 def clean_amount(value, *, field: str = "amount") -> Decimal:
-    """A positive amount in kobo below 10^15 (Decimal, int or string; never a float)."""
-    if isinstance(value, float):
-        raise ValidationFailed("Send amounts as strings or Decimals, not floats.", field=field)
+    """A positive amount in kobo below 10^15 (Decimal, int or string; never a float): the one parser,
+    `cooperative.money.parse_amount`, its refusal named after `field`."""
     try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise ValidationFailed("Enter a valid amount, e.g. 1500.00.", field=field) from None
-    if not amount.is_finite():
-        raise ValidationFailed("Enter a valid amount, e.g. 1500.00.", field=field)
-    if amount != amount.quantize(Decimal("0.01")):
-        raise ValidationFailed("Amounts have at most two decimal places (kobo).", field=field)
-    if amount <= 0:
-        raise ValidationFailed("The amount must be greater than zero.", field=field)
-    if amount >= MAX_AMOUNT:
-        raise ValidationFailed("The amount is too large.", field=field)
-    return money(amount)
+        return parse_amount(value)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), field=field) from None
 
 
 def today():

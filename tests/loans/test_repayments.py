@@ -229,6 +229,26 @@ def test_bad_amounts_are_refused(teller, overdue_loan, amount, field):
     assert refused.value.field == field
 
 
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("1e400", "too large"),
+        ("1" * 40, "too large"),
+        ("1000000000000000", "too large"),
+        ("-1e400", "greater than zero"),
+    ],
+)
+def test_an_amount_past_the_ceiling_or_28_digits_is_refused_not_a_crash(
+    teller, overdue_loan, amount, message
+):
+    # The services' own amount check quantized before it looked at the size: "1e400" raised
+    # decimal.InvalidOperation (a 500) instead of a refusal naming the field.
+    with pytest.raises(ValidationFailed, match=message) as refused:
+        services.record_repayment(actor=teller, loan_id=overdue_loan.pk, amount=amount, source="CASH")
+    assert refused.value.field == "amount"
+    assert not LoanPayment.objects.filter(loan=overdue_loan).exists()
+
+
 def test_unknown_source_is_refused(teller, overdue_loan):
     with pytest.raises(ValidationFailed) as refused:
         services.record_repayment(actor=teller, loan_id=overdue_loan.pk, amount="100", source="BARTER")
