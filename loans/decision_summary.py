@@ -14,6 +14,8 @@ from decimal import Decimal
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
+from cooperative.money import format_naira
+
 from .models import Guarantor, Loan, LoanSchedule
 from .schedule import ScheduleError, build_schedule
 from .selectors import check_eligibility, loan_schedule_terms, pending_pledges, required_coverage
@@ -182,7 +184,7 @@ def _checks(loan: Loan, guarantors: list[dict]) -> list[Check]:
             Check(
                 "Within the savings ceiling",
                 loan.principal <= result.ceiling,
-                f"₦{loan.principal:,.2f} against ₦{result.ceiling:,.2f} "
+                f"{format_naira(loan.principal)} against {format_naira(result.ceiling)} "
                 f"({product.savings_multiple} × {basis})",
             )
         )
@@ -205,15 +207,17 @@ def _checks(loan: Loan, guarantors: list[dict]) -> list[Check]:
             Check(
                 "Guarantors",
                 len(live) >= product.required_guarantors and pledged >= needed,
-                f"{len(live)} of {product.required_guarantors} required; ₦{pledged:,.2f} pledged of "
-                f"₦{needed:,.2f} ({product.guarantor_coverage_percent}%)",
+                f"{len(live)} of {product.required_guarantors} required; {format_naira(pledged)} pledged of "
+                f"{format_naira(needed)} ({product.guarantor_coverage_percent}%)",
             )
         )
         checks.append(
             Check(
                 "Guarantors' free savings cover their pledges",
                 all(g["covers"] for g in live),
-                ", ".join(f"{g['guarantor'].member.member_number}: ₦{g['free']:,.2f} free" for g in live)
+                ", ".join(
+                    f"{g['guarantor'].member.member_number}: {format_naira(g['free'])} free" for g in live
+                )
                 or "none",
             )
         )
