@@ -1,6 +1,8 @@
 from decimal import Decimal
 
 import pytest
+from django.contrib import admin
+from django.contrib.admin.models import LogEntry
 
 from ledger.models import Account
 from members.models import Member
@@ -104,6 +106,38 @@ def test_duplicate_phone_on_the_add_form_names_the_existing_member(admin_client_
     assert response.status_code == 200
     assert member.member_number in str(response.context["adminform"].form.errors["phone"])
     assert Member.objects.count() == 1
+
+
+def test_validating_the_add_form_registers_nobody(rf, teller, branch):
+    # Registration happens when the admin saves, not while the form validates.
+    request = rf.post(f"{CHANGELIST}add/")
+    request.user = teller
+    model_admin = admin.site._registry[Member]
+    form = model_admin.get_form(request)(data=_add_data(branch))
+
+    assert form.is_valid(), form.errors
+    assert Member.objects.count() == 0
+
+
+def test_a_refused_registration_shows_the_reason_and_writes_nothing(admin_client_as, teller, branch, member):
+    members, history, log = Member.objects.count(), Member.history.count(), LogEntry.objects.count()
+
+    # when the teller saves a member whose BVN is malformed (the service refuses it at save)
+    response = admin_client_as(teller).post(f"{CHANGELIST}add/", _add_data(branch, bvn="1234"))
+
+    # then the add form comes back with the service's reason on the field, and nothing is stored
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert "exactly 11 digits" in str(form.errors["bvn"])
+    assert form.data["first_name"] == "Folasade"  # what was typed is still there
+    stored = (Member.objects.count(), Member.history.count(), LogEntry.objects.count())
+    assert stored == (members, history, log)
+
+    # and the same form, corrected, registers the member once
+    saved = admin_client_as(teller).post(f"{CHANGELIST}add/", _add_data(branch, bvn="22212345604"))
+    assert saved.status_code == 302, _errors(saved)
+    assert Member.objects.count() == members + 1
+    assert LogEntry.objects.count() == log + 1
 
 
 def test_add_form_offers_only_the_tellers_branches(admin_client_as, teller, branch, other_branch):
