@@ -209,7 +209,7 @@ def _close_if_repaid(loan: Loan, rows: list[LoanSchedule], *, actor, on: date) -
         )
 
 
-def apply_repayment(
+def _apply_repayment(
     loan: Loan,
     *,
     actor,
@@ -356,7 +356,7 @@ def record_repayment(
             "only an active loan can be repaid.",
             field="loan",
         )
-    return apply_repayment(
+    return _apply_repayment(
         loan,
         actor=actor,
         amount=amount,

@@ -40,7 +40,7 @@ from ._common import (
     transition,
 )
 from .decisions import WRITE_OFF, ask_approval, loan_title, person
-from .repayments import SOURCE_GL, apply_repayment
+from .repayments import SOURCE_GL, _apply_repayment
 
 
 @transaction.atomic
@@ -259,7 +259,7 @@ def recover_from_guarantors(*, actor, loan_id) -> list[JournalEntry]:
             amount = min(guaranteed, free, settlement_quote(loan=loan, as_of=today()).total)
             if amount <= 0:
                 continue
-            payment = apply_repayment(
+            payment = _apply_repayment(
                 loan,
                 actor=actor,
                 amount=amount,

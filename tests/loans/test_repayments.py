@@ -445,3 +445,18 @@ def test_cash_repaid_at_the_counter_lands_in_the_tellers_till(branch, teller, ov
     assert Account.objects.get(branch=branch, till_teller=teller).balance == D("2000.00")
     assert gl_balance(branch, "BANK") == D("500.00")
     assert not any(ledger_discrepancies().values())
+
+
+def test_a_repayment_enters_only_through_record_repayment():
+    # The allocation-and-posting step under record_repayment checks no permission, state, amount or
+    # idempotency key: it is private to loans.services, and each money use case has one front door.
+    public = set(services.__all__)
+    assert not any("apply_repayment" in name for name in dir(services))
+    assert {
+        "disburse_loan",
+        "record_repayment",
+        "reverse_repayment",
+        "write_off_loan",
+        "record_recovery",
+        "recover_from_guarantors",
+    } <= public
