@@ -15,10 +15,17 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from cooperative.money import format_naira
+from ledger.models import Account, AccountType
 
 from .models import Guarantor, Loan, LoanSchedule
 from .schedule import ScheduleError, build_schedule
-from .selectors import check_eligibility, loan_schedule_terms, pending_pledges, required_coverage
+from .selectors import (
+    check_eligibility,
+    loan_schedule_terms,
+    member_balances,
+    pending_pledges,
+    required_coverage,
+)
 
 ZERO = Decimal("0.00")
 PREVIEW_ROWS = 3
@@ -72,8 +79,6 @@ def _history(member_id, exclude_loan_id) -> list[dict]:
 
 
 def _guarantors(loan: Loan) -> list[dict]:
-    from ledger.models import Account, AccountType
-
     guarantees = list(
         loan.guarantors.exclude(status=Guarantor.Status.WITHDRAWN).select_related("member", "hold")
     )
@@ -233,8 +238,6 @@ def loan_decision_summary(*, request, user) -> dict:
     )
     if loan is None:
         return {"template": "loans/approval_summary.html", "loan": None}
-    from .selectors import member_balances
-
     savings, shares = member_balances(member=loan.member)
     guarantors = _guarantors(loan)
     history = _history(loan.member_id, loan.pk)
