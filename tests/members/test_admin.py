@@ -167,6 +167,23 @@ def test_change_page_shows_bvn_masked_and_saves_through_the_service(admin_client
     assert member.bvn_masked == "*******5678"  # an empty BVN input keeps the one on file
 
 
+def test_a_refused_change_shows_the_reason_and_keeps_the_member(admin_client_as, teller, branch, member):
+    other = MemberFactory(branch=branch, phone="+2348031112222", city="Yaba")
+    log = LogEntry.objects.count()
+
+    # when the teller gives the member another member's phone (the service refuses it at save)
+    response = admin_client_as(teller).post(
+        f"{CHANGELIST}{other.pk}/change/", _change_data(other, phone="0806 123 4567", city="Ikeja")
+    )
+
+    # then the change page shows why, and nothing of the change is stored
+    assert response.status_code == 200
+    assert member.member_number in str(response.context["adminform"].form.errors["phone"])
+    other.refresh_from_db()
+    assert (other.phone, other.city) == ("+2348031112222", "Yaba")
+    assert LogEntry.objects.count() == log
+
+
 def test_change_page_lists_the_members_accounts_read_only(admin_client_as, teller, member):
     Account.objects.create(
         account_number="3000000015",
