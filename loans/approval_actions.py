@@ -1,4 +1,5 @@
-"""What loans asks the approvals app for, registered in LoansConfig.ready().
+"""What loans asks the approvals app for, registered in LoansConfig.ready() (which imports this
+module once the models are loaded).
 
 - loan_approval: every application (always required; with no policy band, one holder of
   loans.approve_loan decides). Final approval approves the loan, a rejection rejects it, a
@@ -13,32 +14,30 @@ from __future__ import annotations
 
 from approvals.registry import ActionType, register
 
+from .decision_summary import loan_decision_summary
+from .models import LoanProduct
+from .services.decisions import (
+    LOAN_APPROVAL,
+    LOAN_DISBURSEMENT,
+    WRITE_OFF,
+    on_loan_approved,
+    on_loan_rejected,
+    on_loan_request_cancelled,
+    on_side_request_closed,
+)
+from .services.disbursement import on_disbursement_approved
+from .services.writeoff import on_write_off_approved
+
 
 def product_choices() -> list[tuple[str, str]]:
-    from .models import LoanProduct
-
     return [(str(pk), name) for pk, name in LoanProduct.objects.order_by("name").values_list("pk", "name")]
 
 
 def summary(request, user) -> dict:
-    from .decision_summary import loan_decision_summary
-
     return loan_decision_summary(request=request, user=user)
 
 
 def register_action_types() -> None:
-    from .services.decisions import (
-        LOAN_APPROVAL,
-        LOAN_DISBURSEMENT,
-        WRITE_OFF,
-        on_loan_approved,
-        on_loan_rejected,
-        on_loan_request_cancelled,
-        on_side_request_closed,
-    )
-    from .services.disbursement import on_disbursement_approved
-    from .services.writeoff import on_write_off_approved
-
     register(
         ActionType(
             code=LOAN_APPROVAL,

@@ -14,9 +14,18 @@ from decimal import Decimal
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
+from cooperative.money import format_naira
+from ledger.models import Account, AccountType
+
 from .models import Guarantor, Loan, LoanSchedule
 from .schedule import ScheduleError, build_schedule
-from .selectors import check_eligibility, loan_schedule_terms, pending_pledges, required_coverage
+from .selectors import (
+    check_eligibility,
+    loan_schedule_terms,
+    member_balances,
+    pending_pledges,
+    required_coverage,
+)
 
 ZERO = Decimal("0.00")
 PREVIEW_ROWS = 3
@@ -70,8 +79,6 @@ def _history(member_id, exclude_loan_id) -> list[dict]:
 
 
 def _guarantors(loan: Loan) -> list[dict]:
-    from ledger.models import Account, AccountType
-
     guarantees = list(
         loan.guarantors.exclude(status=Guarantor.Status.WITHDRAWN).select_related("member", "hold")
     )
@@ -182,7 +189,7 @@ def _checks(loan: Loan, guarantors: list[dict]) -> list[Check]:
             Check(
                 "Within the savings ceiling",
                 loan.principal <= result.ceiling,
-                f"₦{loan.principal:,.2f} against ₦{result.ceiling:,.2f} "
+                f"{format_naira(loan.principal)} against {format_naira(result.ceiling)} "
                 f"({product.savings_multiple} × {basis})",
             )
         )
@@ -205,15 +212,17 @@ def _checks(loan: Loan, guarantors: list[dict]) -> list[Check]:
             Check(
                 "Guarantors",
                 len(live) >= product.required_guarantors and pledged >= needed,
-                f"{len(live)} of {product.required_guarantors} required; ₦{pledged:,.2f} pledged of "
-                f"₦{needed:,.2f} ({product.guarantor_coverage_percent}%)",
+                f"{len(live)} of {product.required_guarantors} required; {format_naira(pledged)} pledged of "
+                f"{format_naira(needed)} ({product.guarantor_coverage_percent}%)",
             )
         )
         checks.append(
             Check(
                 "Guarantors' free savings cover their pledges",
                 all(g["covers"] for g in live),
-                ", ".join(f"{g['guarantor'].member.member_number}: ₦{g['free']:,.2f} free" for g in live)
+                ", ".join(
+                    f"{g['guarantor'].member.member_number}: {format_naira(g['free'])} free" for g in live
+                )
                 or "none",
             )
         )
@@ -229,8 +238,6 @@ def loan_decision_summary(*, request, user) -> dict:
     )
     if loan is None:
         return {"template": "loans/approval_summary.html", "loan": None}
-    from .selectors import member_balances
-
     savings, shares = member_balances(member=loan.member)
     guarantors = _guarantors(loan)
     history = _history(loan.member_id, loan.pk)

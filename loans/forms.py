@@ -12,12 +12,14 @@ from django import forms
 from django.utils import timezone
 
 from cooperative.admin_scoping import SafeAutocompleteSelect
+from cooperative.exceptions import ValidationFailed
 from cooperative.money import parse_amount
 from members.models import Member
 
 from .models import Loan, LoanPayment, LoanProduct
 from .schedule import ScheduleError, build_schedule
 from .selectors import schedule_terms_for
+from .services.applications import check_product_limits
 
 
 class PreviewError(ValueError):
@@ -27,22 +29,6 @@ class PreviewError(ValueError):
         super().__init__(message)
         self.message = message
         self.field = field
-
-
-def check_product_limits(product: LoanProduct, *, principal: Decimal, term: int) -> None:
-    """Raise PreviewError naming `principal` or `term` when they are outside the product's limits."""
-    if not product.min_amount <= principal <= product.max_amount:
-        raise PreviewError(
-            f"The amount must be between {product.min_amount:,.2f} and {product.max_amount:,.2f} "
-            f"for {product.name}.",
-            field="principal",
-        )
-    if not product.min_term <= term <= product.max_term:
-        raise PreviewError(
-            f"The term must be between {product.min_term} and {product.max_term} installments "
-            f"for {product.name}.",
-            field="term",
-        )
 
 
 def preview_schedule(
@@ -56,8 +42,12 @@ def preview_schedule(
     """The schedule a loan of this product would get: a `loans.schedule.Schedule`.
 
     The terms come from `loans.selectors.schedule_terms_for` (what disbursement uses) and the engine
-    is the one `manage.py loan_schedule` runs, so `.as_list()` is exactly the CLI's --json."""
-    check_product_limits(product, principal=principal, term=term)
+    is the one `manage.py loan_schedule` runs, so `.as_list()` is exactly the CLI's --json.
+    The product's limits are the application service's rule, with its message."""
+    try:
+        check_product_limits(product, principal=principal, term=term)
+    except ValidationFailed as exc:
+        raise PreviewError(exc.message, field=exc.field) from exc
     disbursed_on = disbursed_on or timezone.localdate()
     if first_due_on is not None and first_due_on <= disbursed_on:
         raise PreviewError(
@@ -91,8 +81,8 @@ class AmountFormField(forms.CharField):
             return None
         try:
             return parse_amount(value.replace(",", ""))
-        except (ValueError, ArithmeticError) as exc:
-            raise forms.ValidationError(str(exc) if isinstance(exc, ValueError) else "Too large.") from exc
+        except ValueError as exc:  # parse_amount checks the size first: 1e400 is "too large", not a 500
+            raise forms.ValidationError(str(exc)) from exc
 
 
 class LoanApplicationForm(forms.Form):
@@ -134,7 +124,7 @@ class LoanApplicationForm(forms.Form):
         if product is not None and principal is not None and term is not None:
             try:
                 check_product_limits(product, principal=principal, term=term)
-            except PreviewError as exc:
+            except ValidationFailed as exc:  # the service's rule and message, on the field it names
                 self.add_error(exc.field, exc.message)
         return cleaned
 

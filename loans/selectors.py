@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
 from cooperative.money import money
 from cooperative.permissions import scope_queryset
+from ledger.models import Account, AccountType
 
-from .models import Loan, LoanEvent, LoanProduct, LoanSchedule
+from .models import Guarantor, Loan, LoanEvent, LoanPayment, LoanProduct, LoanSchedule
 from .schedule import ScheduleTerms
 
 ZERO = Decimal("0.00")
@@ -51,6 +52,80 @@ def loans_visible_to(*, user) -> QuerySet[Loan]:
     return scope_queryset(
         Loan.objects.select_related("member", "product", "branch", "loan_officer", "account"), user
     )
+
+
+# What a loan's page or API answer shows beside the loan itself.
+LOAN_PAGE_RELATED = ("member", "product", "branch", "loan_officer", "arrears_bucket")
+
+
+def loan_rows(*, with_schedule: bool = False) -> QuerySet[Loan]:
+    """Every loan (unscoped: scope it, or look one up with get_scoped_object_or_404) with its member,
+    product, branch, officer and arrears bucket; `with_schedule` prefetches the installments."""
+    rows = Loan.objects.select_related(*LOAN_PAGE_RELATED)
+    return rows.prefetch_related("schedule") if with_schedule else rows
+
+
+def loans_in_scope(*, user, with_schedule: bool = False) -> QuerySet[Loan]:
+    """`loan_rows` limited to what `user` may see (their branches, or all; plus object grants)."""
+    return scope_queryset(loan_rows(with_schedule=with_schedule), user)
+
+
+def loan_detail(*, loan_id) -> Loan:
+    """One loan with everything its detail answer shows (the schedule included)."""
+    return loan_rows(with_schedule=True).get(pk=loan_id)
+
+
+def loan_products() -> QuerySet[LoanProduct]:
+    return LoanProduct.objects.all()
+
+
+def find_loan_product(product_id) -> LoanProduct | None:
+    return LoanProduct.objects.filter(pk=product_id).first()
+
+
+def loan_schedule_rows(*, loan_id) -> QuerySet[LoanSchedule]:
+    return LoanSchedule.objects.filter(loan_id=loan_id).order_by("installment_number")
+
+
+def loan_payments(*, loan_id) -> QuerySet[LoanPayment]:
+    """The loan's repayments, newest first (the model's order), reversed ones included."""
+    return LoanPayment.objects.filter(loan_id=loan_id).select_related("journal_entry", "received_by")
+
+
+def loan_payment(*, payment_id) -> LoanPayment:
+    return LoanPayment.objects.select_related("journal_entry", "received_by").get(pk=payment_id)
+
+
+def loan_guarantors(*, loan_id) -> QuerySet[Guarantor]:
+    return Guarantor.objects.filter(loan_id=loan_id).select_related("member")
+
+
+def loan_guarantor(*, guarantor_id) -> Guarantor:
+    return Guarantor.objects.select_related("member").get(pk=guarantor_id)
+
+
+def loan_summary(loan: Loan) -> dict:
+    """Figures for the loan page and the API: outstanding, paid, overdue, next due."""
+    rows = list(loan.schedule.all())
+    today = timezone.localdate()
+    total_due = sum((r.total_amount for r in rows), ZERO)
+    total_paid = sum((r.paid_amount for r in rows), ZERO)
+    principal_paid = sum((r.principal_paid for r in rows), ZERO)
+    overdue = sum(
+        (r.total_amount - r.paid_amount for r in rows if not r.is_paid and r.due_date < today), ZERO
+    )
+    upcoming = next((r for r in rows if not r.is_paid), None)
+    disbursed = loan.status in (Loan.Status.DISBURSED, Loan.Status.CLOSED, Loan.Status.WRITTEN_OFF)
+    return {
+        "principal_outstanding": (loan.principal - principal_paid) if disbursed and rows else ZERO,
+        "total_due": total_due,
+        "total_paid": total_paid,
+        "overdue_amount": overdue,
+        "next_due_date": upcoming.due_date if upcoming else None,
+        "next_due_amount": (upcoming.total_amount - upcoming.paid_amount) if upcoming else None,
+        "installments_paid": sum(1 for r in rows if r.is_paid),
+        "installments": len(rows),
+    }
 
 
 def product_schedule_settings(product: LoanProduct) -> dict:
@@ -126,8 +201,6 @@ def months_between(start: date, end: date) -> int:
 
 def member_balances(*, member) -> tuple[Decimal, Decimal]:
     """(savings, shares): the balances of the member's open savings and shares accounts."""
-    from ledger.models import Account, AccountType
-
     savings = shares = ZERO
     rows = Account.objects.filter(
         member=member, type__in=[AccountType.SAVINGS, AccountType.SHARES], status=Account.Status.ACTIVE
@@ -191,10 +264,6 @@ def required_coverage(*, loan: Loan) -> Decimal:
 
 def pending_pledges(*, member, exclude_loan_id=None) -> Decimal:
     """What `member` has pledged on loans still being applied for (not yet holds on their savings)."""
-    from django.db.models import Sum
-
-    from .models import Guarantor
-
     qs = Guarantor.objects.filter(
         member=member, status=Guarantor.Status.PLEDGED, loan__status__in=PENDING_STATUSES
     )
@@ -263,8 +332,6 @@ def settlement_quote(*, loan: Loan, as_of: date | None = None) -> SettlementQuot
 
 
 def principal_outstanding(*, loan: Loan) -> Decimal:
-    from django.db.models import F, Sum
-
     total = loan.schedule.aggregate(total=Sum(F("principal_amount") - F("principal_paid")))["total"]
     return total or ZERO
 
@@ -272,27 +339,3 @@ def principal_outstanding(*, loan: Loan) -> Decimal:
 def loan_timeline(*, loan: Loan) -> QuerySet[LoanEvent]:
     """Every transition and money event of the loan, oldest first, with who did it."""
     return LoanEvent.objects.filter(loan=loan).select_related("actor").order_by("at", "id")
-
-
-def loan_summary(loan: Loan) -> dict:
-    """Figures for the loan page and the API: outstanding, paid, overdue, next due."""
-    rows = list(loan.schedule.all())
-    today = timezone.localdate()
-    total_due = sum((r.total_amount for r in rows), ZERO)
-    total_paid = sum((r.paid_amount for r in rows), ZERO)
-    principal_paid = sum((r.principal_paid for r in rows), ZERO)
-    overdue = sum(
-        (r.total_amount - r.paid_amount for r in rows if not r.is_paid and r.due_date < today), ZERO
-    )
-    upcoming = next((r for r in rows if not r.is_paid), None)
-    disbursed = loan.status in (Loan.Status.DISBURSED, Loan.Status.CLOSED, Loan.Status.WRITTEN_OFF)
-    return {
-        "principal_outstanding": (loan.principal - principal_paid) if disbursed and rows else ZERO,
-        "total_due": total_due,
-        "total_paid": total_paid,
-        "overdue_amount": overdue,
-        "next_due_date": upcoming.due_date if upcoming else None,
-        "next_due_amount": (upcoming.total_amount - upcoming.paid_amount) if upcoming else None,
-        "installments_paid": sum(1 for r in rows if r.is_paid),
-        "installments": len(rows),
-    }

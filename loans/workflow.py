@@ -9,13 +9,24 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.utils import timezone
+
 from approvals.exceptions import SubjectPendingApproval
+from approvals.services import ensure_not_pending
 from cooperative.exceptions import ValidationFailed
 from cooperative.permissions import require_permission
 from cooperative.workflow import StateMachine, Transition, action, guard, register
+from ledger.models import Account
 
 from .exceptions import FourEyesViolation, GuarantorRefused, InvalidTransition, LoanNotPermitted, NotEligible
+from .guarantees import (
+    activate_guarantor_holds,
+    reactivate_released_guarantees,
+    release_guarantor_holds,
+    savings_account_of,
+)
 from .models import Guarantor, Loan
+from .selectors import check_eligibility, required_coverage
 
 S = Loan.Status
 
@@ -45,8 +56,6 @@ def product_active(loan: Loan, **ctx) -> str | None:
 )
 def member_eligible(loan: Loan, *, eligibility=None, **ctx) -> str | None:
     if eligibility is None:
-        from .selectors import check_eligibility
-
         eligibility = check_eligibility(
             member=loan.member, product=loan.product, principal=loan.principal, exclude_loan_id=loan.pk
         )
@@ -61,8 +70,6 @@ def member_eligible(loan: Loan, *, eligibility=None, **ctx) -> str | None:
     field="guarantors",
 )
 def guarantors_cover(loan: Loan, **ctx) -> str | None:
-    from .selectors import required_coverage
-
     product = loan.product
     pledges = [g.pledged_amount for g in loan.guarantors.filter(status=Guarantor.Status.PLEDGED)]
     if len(pledges) < product.required_guarantors:
@@ -121,10 +128,6 @@ def not_disbursed_before(loan: Loan, **ctx) -> str | None:
     field="member",
 )
 def has_active_savings(loan: Loan, **ctx) -> str | None:
-    from ledger.models import Account
-
-    from .services.guarantors import savings_account_of
-
     savings = savings_account_of(loan.member)
     if savings is None or savings.status != Account.Status.ACTIVE:
         return f"Member {loan.member.member_number} needs an active savings account to receive the loan."
@@ -145,8 +148,6 @@ def fully_repaid(loan: Loan, *, rows=None, **ctx) -> str | None:
     field="status",
 )
 def in_default(loan: Loan, *, today=None, **ctx) -> str | None:
-    from django.utils import timezone
-
     if loan.status == S.WRITTEN_OFF:
         return None
     if loan.schedule.filter(is_paid=False, due_date__lt=today or timezone.localdate()).exists():
@@ -159,8 +160,6 @@ def in_default(loan: Loan, *, today=None, **ctx) -> str | None:
     error=SubjectPendingApproval,
 )
 def no_pending_approval(loan: Loan, **ctx) -> str | None:
-    from approvals.services import ensure_not_pending
-
     try:
         ensure_not_pending(subject=loan)
     except SubjectPendingApproval as exc:
@@ -180,29 +179,21 @@ def not_the_requester(loan: Loan, *, actor, requested_by_id=None, **ctx) -> str 
 
 @action("each guarantor pledge becomes a hold on the guarantor's savings")
 def hold_guarantees(loan: Loan, *, actor, **ctx) -> None:
-    from .services.guarantors import activate_guarantor_holds
-
     activate_guarantor_holds(loan, actor=actor)
 
 
 @action("guarantor pledges and holds are released (WITHDRAWN)")
 def withdraw_guarantees(loan: Loan, **ctx) -> None:
-    from .services.guarantors import release_guarantor_holds
-
     release_guarantor_holds(loan, final_status=Guarantor.Status.WITHDRAWN)
 
 
 @action("guarantor holds are released (RELEASED)")
 def release_guarantees(loan: Loan, **ctx) -> None:
-    from .services.guarantors import release_guarantor_holds
-
     release_guarantor_holds(loan, final_status=Guarantor.Status.RELEASED)
 
 
 @action("released guarantees apply again, held in proportion to the principal outstanding")
 def restore_guarantees(loan: Loan, *, outstanding: Decimal, **ctx) -> None:
-    from .services.guarantors import reactivate_released_guarantees
-
     reactivate_released_guarantees(loan, outstanding=outstanding)
 
 

@@ -1,8 +1,9 @@
 """The Member screens tellers and managers work in all day.
 
-Every change goes through `members.services`: the add/change form calls the service while it
-validates, so a duplicate phone or a malformed BVN comes back as a form error on the right field
-(never a 500), and the actions (KYC, status, exit) ask for a reason on a confirmation page.
+Every change goes through `members.services`: the add/change form checks shape, saving calls the
+service, and a refusal (a duplicate phone, a malformed BVN) comes back as a form error on the right
+field with nothing written (never a 500); the actions (KYC, status, exit) ask for a reason on a
+confirmation page.
 """
 
 from __future__ import annotations
@@ -45,8 +46,10 @@ IDENTITY_INPUT_HELP = "11 digits. Stored encrypted; shown masked afterwards."
 
 
 class MemberAdminForm(forms.ModelForm):
-    """Validation is the service's: on a valid form the member is registered or updated here, and
-    any DomainError becomes an error on the field it names."""
+    """Checks shape only; MemberAdmin.save_model registers or updates the member through the service.
+
+    A DomainError from the service at save comes back here as `refusal` (see
+    MemberAdmin.changeform_view) and shows on the field it names."""
 
     phone = forms.CharField(max_length=32, help_text="Any format: 0803 123 4567, +234 803 123 4567.")
     next_of_kin_phone = forms.CharField(max_length=32, required=False)
@@ -54,6 +57,7 @@ class MemberAdminForm(forms.ModelForm):
     nin = forms.CharField(label="NIN", max_length=20, required=False, help_text=IDENTITY_INPUT_HELP)
 
     request = None  # set by MemberAdmin.get_form
+    refusal: DomainError | None = None  # set by MemberAdmin.get_form after the service refused
 
     class Meta:
         model = Member
@@ -68,36 +72,40 @@ class MemberAdminForm(forms.ModelForm):
                     self.fields[kind].help_text = f"On file: {masked}. Leave empty to keep it."
                     self.fields[kind].widget.attrs["autocomplete"] = "off"
 
+    def clean(self):
+        cleaned = super().clean()
+        if self.refusal is not None:
+            field = self.refusal.field if self.refusal.field in self.fields else None
+            self.add_error(field, self.refusal.message)
+        return cleaned
+
     def _post_clean(self):
         # No ModelForm model validation: the service normalises (phone to E.164, email to lower
         # case) and then checks uniqueness against what will actually be stored.
-        if self.errors:
-            return
+        pass
+
+    def call_service(self) -> Member:
+        """Register (add form) or update (change form) the member from the cleaned data."""
         data = self.cleaned_data
-        try:
-            if self.instance._state.adding:
-                values = {
-                    k: v for k, v in data.items() if k in (*PROFILE_FIELDS, "bvn", "nin") and v is not None
-                }
-                member = services.register_member(
-                    actor=self.request.user,
-                    branch=data["branch"],
-                    join_date=data.get("join_date"),
-                    **values,
-                )
-            else:
-                changes = {
-                    name: data[name]
-                    for name in self.changed_data
-                    if name in services.UPDATABLE_FIELDS and not (name in ("bvn", "nin") and not data[name])
-                }
-                member = services.update_member(
-                    actor=self.request.user, member_id=self.instance.pk, **changes
-                )
-        except DomainError as exc:
-            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
-            return
-        self.instance = member
+        if self.instance._state.adding:
+            values = {k: v for k, v in data.items() if k in (*PROFILE_FIELDS, "bvn", "nin") and v is not None}
+            return services.register_member(
+                actor=self.request.user, branch=data["branch"], join_date=data.get("join_date"), **values
+            )
+        changes = {
+            name: data[name]
+            for name in self.changed_data
+            if name in services.UPDATABLE_FIELDS and not (name in ("bvn", "nin") and not data[name])
+        }
+        return services.update_member(actor=self.request.user, member_id=self.instance.pk, **changes)
+
+
+class _SaveRefused(Exception):
+    """The service refused the member at save: carries its DomainError back to changeform_view."""
+
+    def __init__(self, error: DomainError):
+        super().__init__(error.message)
+        self.error = error
 
 
 class ReasonForm(forms.Form):
@@ -245,13 +253,30 @@ class MemberAdmin(ScopedHistoryAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
-        return type(form.__name__, (form,), {"request": request})
+        refusal = getattr(request, "_member_refusal", None)
+        return type(form.__name__, (form,), {"request": request, "refusal": refusal})
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _SaveRefused as refused:
+            # The service said no in save_model: the view's transaction is rolled back (nothing is
+            # written, not even the admin log), and the same form is shown again with the reason.
+            request._member_refusal = refused.error
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_inline_instances(self, request, obj=None):
         return [] if obj is None else super().get_inline_instances(request, obj)
 
     def save_model(self, request, obj, form, change):
-        """Nothing to do: the form already registered or updated the member through the service."""
+        """Register or update the member through the service; `obj` becomes the member it stored
+        (the admin then logs it and redirects to it). A refusal goes back to the form."""
+        try:
+            member = form.call_service()
+        except DomainError as exc:
+            raise _SaveRefused(exc) from exc
+        obj.__dict__.update(member.__dict__)
+        form.instance = obj
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # members are exited, never deleted

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from . import services
+from .identity import normalise_phone
 from .models import Member
 
 DEMO_MEMBERS = [
@@ -173,9 +175,6 @@ VERIFIED_BY_MANAGER = 6  # the first six have had their KYC checked
 
 
 def seed(*, branch, other_branch, staff, stdout) -> None:
-    from . import services
-    from .identity import normalise_phone
-
     teller, manager = staff["TELLER"], staff["MANAGER"]
     created = 0
     for index, row in enumerate(DEMO_MEMBERS):

@@ -18,8 +18,12 @@ from django.utils import timezone
 
 from cooperative.exceptions import Conflict, NotFoundError, ValidationFailed
 from cooperative.models import Branch
+from cooperative.money import format_amount
 from cooperative.permissions import require_permission
 from cooperative.sequences import next_value
+from ledger.lock_objects import accounts_for_update
+from ledger.selectors import member_accounts_with_money
+from ledger.services import close_account
 
 from . import identity
 from .models import Member
@@ -399,10 +403,6 @@ def change_member_status(*, actor, member_id, status: str, reason: str) -> Membe
 def exit_member(*, actor, member_id, reason: str) -> Member:
     """Take the member out of the cooperative. Refused while any account holds money or a lien.
     Nothing is deleted: accounts, postings and history stay; the phone/email/BVN/NIN become free."""
-    from ledger.lock_objects import accounts_for_update
-    from ledger.selectors import member_accounts_with_money
-    from ledger.services import close_account
-
     reason = _reason(reason)
     with transaction.atomic():
         member = _locked_member(member_id)
@@ -414,8 +414,8 @@ def exit_member(*, actor, member_id, reason: str) -> Member:
         blocking = list(member_accounts_with_money(member_id=member.pk).order_by("account_number"))
         if blocking:
             described = ", ".join(
-                f"{a.account_number} ({a.get_type_display()}: balance {a.balance:,.2f}"
-                + (f", held {a.held_amount:,.2f}" if a.held_amount else "")
+                f"{a.account_number} ({a.get_type_display()}: balance {format_amount(a.balance)}"
+                + (f", held {format_amount(a.held_amount)}" if a.held_amount else "")
                 + ")"
                 for a in blocking
             )

@@ -6,6 +6,7 @@ docs/workflows.md is generated from it (`python manage.py workflow_docs`).
 from __future__ import annotations
 
 from cooperative.exceptions import Conflict, NotAllowed, ValidationFailed
+from cooperative.permissions import require_permission
 from cooperative.workflow import InvalidTransition, StateMachine, Transition, guard, register
 
 from .models import Member
@@ -14,9 +15,8 @@ K = Member.KycStatus
 
 
 def authorize(actor, permission: str, member: Member) -> None:
-    from .services import _require
-
-    _require(actor, permission, member.branch_id)
+    """Permission and branch checks (the same as members.services makes). `actor=None` is the system."""
+    require_permission(actor, permission, branch_id=member.branch_id, subject="member", field="branch")
 
 
 @guard("a named reviewer (never the system)", error=NotAllowed)

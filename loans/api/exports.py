@@ -17,6 +17,7 @@ from decimal import Decimal
 from django.http import HttpResponse
 from django.utils import timezone
 
+from cooperative.money import format_amount
 from loans import reports
 
 REPORT_FORMATS = ("json", "csv", "xlsx")
@@ -96,7 +97,7 @@ def display_rows(report) -> list[list[str]]:
         if value is None:
             return ""
         if column.kind == "money":
-            return f"{value:,.2f}"
+            return format_amount(value)
         if column.kind == "percent":
             return f"{value}%"
         return str(value)

@@ -11,10 +11,13 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from approvals.selectors import pending_request_for
+from cooperative.permissions import scope_queryset
 from ledger.api.serializers import AmountField, BranchSummarySerializer, MemberSummarySerializer
 from members.models import Member
 
 from ..models import Guarantor, Loan, LoanEvent, LoanPayment, LoanProduct, LoanSchedule
+from ..selectors import loan_summary
 
 
 def _money(**kwargs) -> serializers.DecimalField:
@@ -245,15 +248,11 @@ class LoanDetailSerializer(LoanSerializer):
 
     @extend_schema_field(PendingApprovalSerializer(allow_null=True))
     def get_pending_approval(self, obj: Loan) -> dict | None:
-        from approvals.selectors import pending_request_for
-
         request = pending_request_for(subject=obj)
         return PendingApprovalSerializer(request).data if request is not None else None
 
     @extend_schema_field(LoanSummarySerializer)
     def get_summary(self, obj: Loan) -> dict:
-        from .views import loan_summary
-
         return LoanSummarySerializer(loan_summary(obj)).data
 
 
@@ -273,8 +272,6 @@ class LoanCreateSerializer(serializers.Serializer):
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         if request is not None:
-            from cooperative.permissions import scope_queryset
-
             self.fields["member"].queryset = scope_queryset(Member.objects.all(), request.user)
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 
 from cooperative.exceptions import ValidationFailed
-from cooperative.money import MAX_AMOUNT, money
+from cooperative.money import parse_amount
 from cooperative.workflow import Transition
+from ledger.services import counter_account_id, ensure_gl_account
 
 from ..exceptions import LoanNotFound
 from ..lock_objects import loan_for_update
@@ -105,22 +106,12 @@ def clean_reason(reason, *, field: str = "reason", what: str = "a reason") -> st
 
 
 def clean_amount(value, *, field: str = "amount") -> Decimal:
-    """A positive amount in kobo below 10^15 (Decimal, int or string; never a float)."""
-    if isinstance(value, float):
-        raise ValidationFailed("Send amounts as strings or Decimals, not floats.", field=field)
+    """A positive amount in kobo below 10^15 (Decimal, int or string; never a float): the one parser,
+    `cooperative.money.parse_amount`, its refusal named after `field`."""
     try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise ValidationFailed("Enter a valid amount, e.g. 1500.00.", field=field) from None
-    if not amount.is_finite():
-        raise ValidationFailed("Enter a valid amount, e.g. 1500.00.", field=field)
-    if amount != amount.quantize(Decimal("0.01")):
-        raise ValidationFailed("Amounts have at most two decimal places (kobo).", field=field)
-    if amount <= 0:
-        raise ValidationFailed("The amount must be greater than zero.", field=field)
-    if amount >= MAX_AMOUNT:
-        raise ValidationFailed("The amount is too large.", field=field)
-    return money(amount)
+        return parse_amount(value)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), field=field) from None
 
 
 def today():
@@ -130,14 +121,10 @@ def today():
 def gl_id(*, branch_id, gl_code: str):
     """The branch's internal GL account id (created on first use). Looked up each time rather than
     cached per process, so a rolled-back or restored database never leaves a dangling id."""
-    from ledger.services import ensure_gl_account
-
     return ensure_gl_account(branch_id=branch_id, gl_code=gl_code).pk
 
 
 def counter_id(*, branch_id, gl_code: str, actor):
     """Where money paid over the counter lands: cash taken by a staff member goes into their till in
     the branch (as every other counter posting), everything else into the branch's GL account."""
-    from ledger.services import counter_account_id
-
     return counter_account_id(branch_id=branch_id, gl_code=gl_code, actor=actor)

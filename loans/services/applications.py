@@ -40,9 +40,10 @@ def processing_fee_for(product: LoanProduct, principal: Decimal) -> Decimal:
     return money(principal * product.processing_fee_value / Decimal(100), rounding=product.rounding_mode)
 
 
-def _validate_terms(product: LoanProduct, principal: Decimal, term, first_due_date: date | None) -> int:
-    if not product.active:
-        raise ValidationFailed(f"The product {product.name} is not active.", field="product")
+def check_product_limits(product: LoanProduct, *, principal: Decimal, term) -> int:
+    """The product's amount and term limits: the one rule (and message) every application, change
+    and schedule preview meets, in the admin, the API and here. Returns the term as a whole number;
+    raises ValidationFailed naming `principal` or `term`."""
     if principal < product.min_amount or principal > product.max_amount:
         raise ValidationFailed(
             f"{product.name} lends between {product.min_amount} and {product.max_amount}; "
@@ -59,6 +60,13 @@ def _validate_terms(product: LoanProduct, principal: Decimal, term, first_due_da
             f"{term} is outside that range.",
             field="term",
         )
+    return term
+
+
+def _validate_terms(product: LoanProduct, principal: Decimal, term, first_due_date: date | None) -> int:
+    if not product.active:
+        raise ValidationFailed(f"The product {product.name} is not active.", field="product")
+    term = check_product_limits(product, principal=principal, term=term)
     fee = processing_fee_for(product, principal)
     if fee >= principal:
         raise ValidationFailed(f"The processing fee ({fee}) would take the whole loan.", field="principal")
@@ -208,6 +216,7 @@ def withdraw_application(*, actor, loan_id, reason: str) -> Loan:
 
 __all__ = [
     "ScheduleError",
+    "check_product_limits",
     "create_application",
     "processing_fee_for",
     "submit_application",

@@ -25,10 +25,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from approvals import services as approvals
-from approvals.formatting import naira
 from approvals.models import ApprovalRequest
 from approvals.selectors import pending_request_for, requests_for
 from cooperative.exceptions import ValidationFailed
+from cooperative.money import format_naira
 
 from ..models import Loan, LoanEvent
 from ._common import clean_reason, expect_status, find_loan, locked_loan, record_event, transition
@@ -43,7 +43,7 @@ _cancelling_own = ContextVar("loans_cancelling_own_requests", default=False)
 
 
 def loan_title(loan: Loan, amount=None) -> str:
-    shown = naira(loan.principal if amount is None else amount)
+    shown = format_naira(loan.principal if amount is None else amount)
     return f"Loan {loan.loan_number} · {shown} · {loan.member.full_name}"
 
 

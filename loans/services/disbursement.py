@@ -15,12 +15,12 @@ from ledger import services as ledger
 from ledger.models import JournalEntry, Side
 
 from ..exceptions import InvalidTransition
+from ..guarantees import savings_account_of
 from ..models import Loan, LoanSchedule
 from ..schedule import build_schedule
 from ..selectors import loan_schedule_terms
 from ._common import ZERO, expect_status, gl_id, locked_loan, record_event, require, today, transition
 from .decisions import LOAN_DISBURSEMENT, ask_approval, person
-from .guarantors import savings_account_of
 
 
 @transaction.atomic

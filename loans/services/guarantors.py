@@ -4,36 +4,24 @@ A pledge may not exceed the guarantor's free savings: the savings account's avai
 − existing holds − minimum) less what they have already pledged on other loans still being applied for.
 That is checked under the row lock of the guarantor's savings account, so two pledges racing on one
 guarantor are serialised and can never over-commit. On approval each pledge becomes a ledger hold
-(`place_hold` re-checks under the same lock). Holds shrink in proportion as principal is repaid
-(`sync_guarantor_holds`) and are released fully when the loan closes or the application is withdrawn.
+(`place_hold` re-checks under the same lock); the holds' life is in `loans.guarantees`.
 """
 
 from __future__ import annotations
-
-from decimal import ROUND_UP, Decimal
 
 from django.db import transaction
 
 from cooperative.exceptions import NotFoundError
 from cooperative.money import money
-from ledger import services as ledger
-from ledger.exceptions import InsufficientFunds
 from ledger.lock_objects import accounts_for_update
-from ledger.models import Account, AccountType, Hold
+from ledger.models import Account
 
 from ..exceptions import GuarantorOverCommitted, GuarantorRefused
+from ..guarantees import savings_account_of
 from ..lock_objects import guarantors_for_update
-from ..models import Guarantor, Loan
+from ..models import Guarantor
 from ..selectors import pending_pledges
 from ._common import ZERO, clean_amount, expect_status, locked_loan, record_event
-
-
-def savings_account_of(member) -> Account | None:
-    return (
-        Account.objects.filter(member=member, type=AccountType.SAVINGS)
-        .exclude(status=Account.Status.CLOSED)
-        .first()
-    )
 
 
 @transaction.atomic
@@ -123,111 +111,3 @@ def remove_guarantor(*, actor, guarantor_id) -> Guarantor:
         metadata={"member": str(guarantor.member_id)},
     )
     return guarantor
-
-
-def activate_guarantor_holds(loan: Loan, *, actor) -> None:
-    """On approval: each pledge becomes a hold on the guarantor's savings (sorted: no deadlocks)."""
-    pledges = list(
-        guarantors_for_update(loan.pk).filter(status=Guarantor.Status.PLEDGED).select_related("member")
-    )
-    with_accounts = []
-    for guarantor in pledges:
-        savings = savings_account_of(guarantor.member)
-        if savings is None:
-            raise GuarantorRefused(
-                f"Guarantor {guarantor.member.member_number} no longer has a savings account.",
-                field="guarantors",
-            )
-        with_accounts.append((savings.pk, guarantor))
-    for account_id, guarantor in sorted(with_accounts, key=lambda item: str(item[0])):
-        try:
-            hold = ledger.place_hold(
-                account_id=account_id,
-                amount=guarantor.pledged_amount,
-                reason=f"Guarantee for loan {loan.loan_number}",
-                reference=loan.loan_number,
-            )
-        except InsufficientFunds as exc:
-            raise GuarantorOverCommitted(
-                f"Guarantor {guarantor.member.member_number} no longer has {guarantor.pledged_amount} free "
-                f"in savings ({exc}).",
-                field="guarantors",
-            ) from exc
-        guarantor.hold, guarantor.status = hold, Guarantor.Status.ACTIVE
-        guarantor._change_reason = "pledge placed on hold"
-        guarantor.save(update_fields=["hold", "status", "updated_at"])
-
-
-def release_guarantor_holds(loan: Loan, *, final_status: str) -> None:
-    """Release every guarantee of the loan in full (closed loan, withdrawn application)."""
-    for guarantor in guarantors_for_update(loan.pk).filter(
-        status__in=[Guarantor.Status.PLEDGED, Guarantor.Status.ACTIVE]
-    ):
-        _release(guarantor)
-        guarantor.status = final_status
-        guarantor._change_reason = f"guarantee {final_status.lower()}"
-        guarantor.save(update_fields=["status", "updated_at"])
-
-
-def _release(guarantor: Guarantor, amount: Decimal | None = None) -> None:
-    if guarantor.hold_id is None:
-        return
-    hold = Hold.objects.get(pk=guarantor.hold_id)
-    if hold.status != Hold.Status.ACTIVE or hold.amount == 0:
-        return
-    if amount is not None and amount <= 0:
-        return
-    ledger.release_hold(hold_id=hold.pk, amount=amount)
-
-
-def guarantee_target(guarantor: Guarantor, *, principal: Decimal, outstanding: Decimal) -> Decimal:
-    """What stays on hold: the pledge × principal outstanding / principal (rounded up to kobo)."""
-    if outstanding <= 0:
-        return ZERO
-    share = guarantor.pledged_amount * outstanding / principal
-    return min(guarantor.pledged_amount, share.quantize(Decimal("0.01"), rounding=ROUND_UP))
-
-
-def sync_guarantor_holds(loan: Loan, *, outstanding: Decimal) -> None:
-    """Shrink (after repayments) or restore (after a reversal) each active guarantee to its target.
-
-    A hold can only shrink; to grow it back the old hold is released and a new one placed, capped at
-    what the guarantor has free (a guarantor who has spent the released money cannot be re-held)."""
-    for guarantor in guarantors_for_update(loan.pk).filter(status=Guarantor.Status.ACTIVE):
-        target = guarantee_target(guarantor, principal=loan.principal, outstanding=outstanding)
-        held = ZERO
-        if guarantor.hold_id is not None:
-            hold = Hold.objects.get(pk=guarantor.hold_id)
-            held = hold.amount if hold.status == Hold.Status.ACTIVE else ZERO
-        if target < held:
-            _release(guarantor, held - target)
-        elif target > held:
-            _regrow(loan, guarantor, target)
-
-
-def _regrow(loan: Loan, guarantor: Guarantor, target: Decimal) -> None:
-    savings = savings_account_of(guarantor.member)
-    if savings is None:
-        return
-    _release(guarantor)
-    savings = accounts_for_update([savings.pk]).get()
-    amount = min(target, money(max(savings.available_balance, ZERO)))
-    if amount <= 0:
-        return
-    guarantor.hold = ledger.place_hold(
-        account_id=savings.pk,
-        amount=amount,
-        reason=f"Guarantee for loan {loan.loan_number}",
-        reference=loan.loan_number,
-    )
-    guarantor._change_reason = "guarantee restored"
-    guarantor.save(update_fields=["hold", "updated_at"])
-
-
-def reactivate_released_guarantees(loan: Loan, *, outstanding: Decimal) -> None:
-    """A closed loan reopened by a reversal: its guarantees (released on close) apply again."""
-    for guarantor in guarantors_for_update(loan.pk).filter(status=Guarantor.Status.RELEASED):
-        guarantor.status = Guarantor.Status.ACTIVE
-        guarantor._change_reason = "loan reopened"
-        guarantor.save(update_fields=["status", "updated_at"])
-    sync_guarantor_holds(loan, outstanding=outstanding)

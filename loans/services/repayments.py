@@ -31,6 +31,7 @@ from ledger.lock_objects import accounts_for_update
 from ledger.models import Hold, JournalEntry, Side
 
 from ..exceptions import LoanClosed, RepaymentRefused
+from ..guarantees import savings_account_of, sync_guarantor_holds
 from ..lock_objects import payment_for_update, schedule_for_update
 from ..models import Guarantor, Loan, LoanPayment, LoanProduct, LoanSchedule
 from ..selectors import COMPONENTS, quote_from_rows, row_outstanding
@@ -47,7 +48,6 @@ from ._common import (
     today,
     transition,
 )
-from .guarantors import savings_account_of, sync_guarantor_holds
 
 INCOME_GL = {"interest": "INTEREST_INCOME", "fee": "FEE_INCOME", "penalty": "PENALTY_INCOME"}
 SOURCE_GL = {"CASH": "TELLER_CASH", "BANK": "BANK"}
@@ -209,7 +209,7 @@ def _close_if_repaid(loan: Loan, rows: list[LoanSchedule], *, actor, on: date) -
         )
 
 
-def apply_repayment(
+def _apply_repayment(
     loan: Loan,
     *,
     actor,
@@ -356,7 +356,7 @@ def record_repayment(
             "only an active loan can be repaid.",
             field="loan",
         )
-    return apply_repayment(
+    return _apply_repayment(
         loan,
         actor=actor,
         amount=amount,

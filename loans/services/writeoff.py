@@ -23,6 +23,7 @@ from ledger.lock_objects import accounts_for_update
 from ledger.models import JournalEntry, Side
 
 from ..exceptions import InvalidTransition, RepaymentRefused
+from ..guarantees import release_guarantee, savings_account_of
 from ..lock_objects import guarantors_for_update
 from ..models import Guarantor, Loan
 from ..selectors import principal_outstanding, settlement_quote
@@ -39,8 +40,7 @@ from ._common import (
     transition,
 )
 from .decisions import WRITE_OFF, ask_approval, loan_title, person
-from .guarantors import _release, savings_account_of
-from .repayments import SOURCE_GL, apply_repayment
+from .repayments import SOURCE_GL, _apply_repayment
 
 
 @transaction.atomic
@@ -212,7 +212,7 @@ def recover_from_guarantors(*, actor, loan_id) -> list[JournalEntry]:
         guaranteed = ZERO
         if guarantor.hold_id is not None:
             guaranteed = guarantor.hold.amount if guarantor.hold.status == "ACTIVE" else ZERO
-            _release(guarantor)
+            release_guarantee(guarantor)
         guarantor.status = Guarantor.Status.INVOKED
         guarantor._change_reason = "guarantee invoked"
         guarantor.save(update_fields=["status", "updated_at"])
@@ -259,7 +259,7 @@ def recover_from_guarantors(*, actor, loan_id) -> list[JournalEntry]:
             amount = min(guaranteed, free, settlement_quote(loan=loan, as_of=today()).total)
             if amount <= 0:
                 continue
-            payment = apply_repayment(
+            payment = _apply_repayment(
                 loan,
                 actor=actor,
                 amount=amount,

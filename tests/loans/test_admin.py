@@ -165,7 +165,7 @@ def test_application_outside_the_limits_is_a_form_error(login, officer, product,
     )
 
     assert response.status_code == 400
-    assert "The term must be between 1 and 24" in response.content.decode()
+    assert "runs between 1 and 24 installments; 99 is outside that range" in response.content.decode()
     assert not Loan.objects.exists()
 
 

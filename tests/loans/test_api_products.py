@@ -192,4 +192,4 @@ def test_schedule_preview_needs_a_login(api_client):
 
     response = api_client.post(preview_url(product), {"principal": "100000", "term": 12}, format="json")
 
-    assert response.status_code in (401, 403)
+    assert response.status_code == 401

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from cooperative.exceptions import ValidationFailed
 from ledger import services as ledger
 from ledger.exceptions import InsufficientFunds
 from ledger.models import Hold
@@ -57,6 +58,17 @@ def test_pledge_above_free_savings_is_refused(officer, guarded_product, borrower
         services.add_guarantor(actor=officer, loan_id=loan.pk, guarantor_member=guarantor, amount="80000.01")
     assert refused.value.field == "amount"
     assert "only 80000.00 of free savings" in refused.value.message
+
+
+@pytest.mark.parametrize("amount", ["1e400", "1" * 40])
+def test_a_pledge_past_28_digits_is_refused_not_a_crash(
+    officer, guarded_product, borrower, guarantor, amount
+):
+    loan = make_loan(member=borrower, product=guarded_product, officer=officer, status=Loan.Status.DRAFT)
+    with pytest.raises(ValidationFailed, match="too large") as refused:
+        services.add_guarantor(actor=officer, loan_id=loan.pk, guarantor_member=guarantor, amount=amount)
+    assert refused.value.field == "amount"
+    assert not loan.guarantors.exists()
 
 
 def test_pledges_on_other_applications_reduce_free_savings(

@@ -105,6 +105,8 @@ def test_timeline_records_who_and_why(officer, manager, product, borrower):
         ("-5", 12, "principal", "greater than zero"),
         ("12.345", 12, "principal", "two decimal places"),
         ("lots", 12, "principal", "valid amount"),
+        ("1e400", 12, "principal", "too large"),  # past 28 digits: once decimal.InvalidOperation, a 500
+        ("1" * 40, 12, "principal", "too large"),
     ],
 )
 def test_amount_or_term_outside_the_product_is_refused(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import threading
 from decimal import Decimal
 
 import pytest
@@ -38,19 +38,23 @@ def test_simultaneous_approve_and_disbursements_disburse_exactly_once(
     approver = make_staff("MANAGER", branch, email="approver@test.ng")
     disburser = make_staff("MANAGER", branch, email="disburser@test.ng")
 
+    approved = threading.Event()
+
     def approve():
-        return services.approve_loan(actor=fresh(approver), loan_id=loan.pk)
+        try:
+            return services.approve_loan(actor=fresh(approver), loan_id=loan.pk)
+        finally:
+            approved.set()  # committed (or refused): the disbursers stop waiting for it
 
     def disburse():
-        # a teller pressing "disburse" until the approval lands, as impatient people do
-        for _ in range(50):
-            try:
-                return services.disburse_loan(actor=fresh(disburser), loan_id=loan.pk)
-            except DomainError as exc:
-                if "already been disbursed" in exc.message:
-                    raise
-                time.sleep(0.01)
-        return None
+        # a manager pressing "disburse" while the approval is being made, and again once it landed
+        try:
+            return services.disburse_loan(actor=fresh(disburser), loan_id=loan.pk)
+        except DomainError as exc:
+            if "already been disbursed" in exc.message:
+                raise
+        assert approved.wait(timeout=30), "the approval never finished"
+        return services.disburse_loan(actor=fresh(disburser), loan_id=loan.pk)
 
     # when one approval and five disbursements race
     results = run_threads([approve, *[disburse] * 5])

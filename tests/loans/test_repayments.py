@@ -229,6 +229,26 @@ def test_bad_amounts_are_refused(teller, overdue_loan, amount, field):
     assert refused.value.field == field
 
 
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("1e400", "too large"),
+        ("1" * 40, "too large"),
+        ("1000000000000000", "too large"),
+        ("-1e400", "greater than zero"),
+    ],
+)
+def test_an_amount_past_the_ceiling_or_28_digits_is_refused_not_a_crash(
+    teller, overdue_loan, amount, message
+):
+    # The services' own amount check quantized before it looked at the size: "1e400" raised
+    # decimal.InvalidOperation (a 500) instead of a refusal naming the field.
+    with pytest.raises(ValidationFailed, match=message) as refused:
+        services.record_repayment(actor=teller, loan_id=overdue_loan.pk, amount=amount, source="CASH")
+    assert refused.value.field == "amount"
+    assert not LoanPayment.objects.filter(loan=overdue_loan).exists()
+
+
 def test_unknown_source_is_refused(teller, overdue_loan):
     with pytest.raises(ValidationFailed) as refused:
         services.record_repayment(actor=teller, loan_id=overdue_loan.pk, amount="100", source="BARTER")
@@ -425,3 +445,18 @@ def test_cash_repaid_at_the_counter_lands_in_the_tellers_till(branch, teller, ov
     assert Account.objects.get(branch=branch, till_teller=teller).balance == D("2000.00")
     assert gl_balance(branch, "BANK") == D("500.00")
     assert not any(ledger_discrepancies().values())
+
+
+def test_a_repayment_enters_only_through_record_repayment():
+    # The allocation-and-posting step under record_repayment checks no permission, state, amount or
+    # idempotency key: it is private to loans.services, and each money use case has one front door.
+    public = set(services.__all__)
+    assert not any("apply_repayment" in name for name in dir(services))
+    assert {
+        "disburse_loan",
+        "record_repayment",
+        "reverse_repayment",
+        "write_off_loan",
+        "record_recovery",
+        "recover_from_guarantors",
+    } <= public

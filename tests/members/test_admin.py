@@ -1,6 +1,8 @@
 from decimal import Decimal
 
 import pytest
+from django.contrib import admin
+from django.contrib.admin.models import LogEntry
 
 from ledger.models import Account
 from members.models import Member
@@ -106,6 +108,38 @@ def test_duplicate_phone_on_the_add_form_names_the_existing_member(admin_client_
     assert Member.objects.count() == 1
 
 
+def test_validating_the_add_form_registers_nobody(rf, teller, branch):
+    # Registration happens when the admin saves, not while the form validates.
+    request = rf.post(f"{CHANGELIST}add/")
+    request.user = teller
+    model_admin = admin.site._registry[Member]
+    form = model_admin.get_form(request)(data=_add_data(branch))
+
+    assert form.is_valid(), form.errors
+    assert Member.objects.count() == 0
+
+
+def test_a_refused_registration_shows_the_reason_and_writes_nothing(admin_client_as, teller, branch, member):
+    members, history, log = Member.objects.count(), Member.history.count(), LogEntry.objects.count()
+
+    # when the teller saves a member whose BVN is malformed (the service refuses it at save)
+    response = admin_client_as(teller).post(f"{CHANGELIST}add/", _add_data(branch, bvn="1234"))
+
+    # then the add form comes back with the service's reason on the field, and nothing is stored
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert "exactly 11 digits" in str(form.errors["bvn"])
+    assert form.data["first_name"] == "Folasade"  # what was typed is still there
+    stored = (Member.objects.count(), Member.history.count(), LogEntry.objects.count())
+    assert stored == (members, history, log)
+
+    # and the same form, corrected, registers the member once
+    saved = admin_client_as(teller).post(f"{CHANGELIST}add/", _add_data(branch, bvn="22212345604"))
+    assert saved.status_code == 302, _errors(saved)
+    assert Member.objects.count() == members + 1
+    assert LogEntry.objects.count() == log + 1
+
+
 def test_add_form_offers_only_the_tellers_branches(admin_client_as, teller, branch, other_branch):
     response = admin_client_as(teller).get(f"{CHANGELIST}add/")
     choices = [str(c[0]) for c in response.context["adminform"].form.fields["branch"].choices if c[0]]
@@ -131,6 +165,23 @@ def test_change_page_shows_bvn_masked_and_saves_through_the_service(admin_client
     member.refresh_from_db()
     assert (member.phone, member.city) == ("+2348031113333", "Ikeja")
     assert member.bvn_masked == "*******5678"  # an empty BVN input keeps the one on file
+
+
+def test_a_refused_change_shows_the_reason_and_keeps_the_member(admin_client_as, teller, branch, member):
+    other = MemberFactory(branch=branch, phone="+2348031112222", city="Yaba")
+    log = LogEntry.objects.count()
+
+    # when the teller gives the member another member's phone (the service refuses it at save)
+    response = admin_client_as(teller).post(
+        f"{CHANGELIST}{other.pk}/change/", _change_data(other, phone="0806 123 4567", city="Ikeja")
+    )
+
+    # then the change page shows why, and nothing of the change is stored
+    assert response.status_code == 200
+    assert member.member_number in str(response.context["adminform"].form.errors["phone"])
+    other.refresh_from_db()
+    assert (other.phone, other.city) == ("+2348031112222", "Yaba")
+    assert LogEntry.objects.count() == log
 
 
 def test_change_page_lists_the_members_accounts_read_only(admin_client_as, teller, member):

@@ -252,21 +252,21 @@ def test_accountant_reads_but_cannot_register(api_as, accountant, branch, member
 
 
 @pytest.mark.parametrize(
-    "payload",
+    ("payload", "expected"),
     [
-        {"first_name": None},
-        {"phone": 8031234567},
-        {"bvn": None},
-        {"first_name": "A" * 500},
-        {"first_name": "Ade\x00bayo"},
-        {"date_of_birth": "0001-01-01"},
-        {"join_date": "2999-12-31"},
-        {"branch": ["a", "b"]},
+        ({"first_name": None}, 400),
+        ({"phone": 8031234567}, 201),  # a number is read as the phone's digits
+        ({"bvn": None}, 400),
+        ({"first_name": "A" * 500}, 400),
+        ({"first_name": "Ade\x00bayo"}, 400),
+        ({"date_of_birth": "0001-01-01"}, 400),
+        ({"join_date": "2999-12-31"}, 400),
+        ({"branch": ["a", "b"]}, 400),
     ],
 )
-def test_odd_input_never_becomes_a_500(api_as, teller, branch, payload):
+def test_odd_input_never_becomes_a_500(api_as, teller, branch, payload, expected):
     response = api_as(teller).post(URL, {**_new(branch), **payload})
-    assert response.status_code in (201, 400), response.content
+    assert response.status_code == expected, response.content
 
 
 @pytest.mark.parametrize(

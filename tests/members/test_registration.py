@@ -104,10 +104,10 @@ def test_the_database_also_refuses_duplicates_that_slip_past_the_check(register,
         ({"first_name": "   "}, "first_name"),
         ({"gender": "X"}, "gender"),
         ({"next_of_kin_phone": "999"}, "next_of_kin_phone"),
-        ({"date_of_birth": date.today() + timedelta(days=1)}, "date_of_birth"),
-        ({"date_of_birth": date.today() - timedelta(days=365 * 10)}, "date_of_birth"),
+        ({"date_of_birth": timezone.localdate() + timedelta(days=1)}, "date_of_birth"),
+        ({"date_of_birth": timezone.localdate() - timedelta(days=365 * 10)}, "date_of_birth"),
         ({"date_of_birth": date(1850, 1, 1)}, "date_of_birth"),
-        ({"join_date": date.today() + timedelta(days=3)}, "join_date"),
+        ({"join_date": timezone.localdate() + timedelta(days=3)}, "join_date"),
     ],
 )
 def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(register, overrides, field):
@@ -119,13 +119,35 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(register, 
 
 def test_future_date_of_birth_message_is_clear(register):
     with pytest.raises(ValidationFailed, match="cannot be in the future"):
-        register(date_of_birth=date.today() + timedelta(days=1))
+        register(date_of_birth=timezone.localdate() + timedelta(days=1))
+
+
+def years_before(day: date, years: int) -> date:
+    """The same day `years` earlier; 29 February falls back to 28 February in a common year
+    (`day.replace(year=...)` alone raises ValueError on a 29 February)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
 
 
 def test_minimum_age_is_configurable(register, settings):
     settings.MEMBER_MINIMUM_AGE = 18
     with pytest.raises(ValidationFailed, match="at least 18"):
-        register(date_of_birth=date.today().replace(year=date.today().year - 17))
+        register(date_of_birth=years_before(timezone.localdate(), 17))
+
+
+def test_minimum_age_holds_on_29_february(register, settings, monkeypatch):
+    # given today is 29 February 2028 (the day the old date arithmetic raised ValueError)
+    leap_day = date(2028, 2, 29)
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: leap_day)
+    settings.MEMBER_MINIMUM_AGE = 18
+
+    # then 17 years ago (28 February 2011) is too young, and 18 years ago is old enough
+    with pytest.raises(ValidationFailed, match="at least 18"):
+        register(date_of_birth=years_before(leap_day, 17))
+    member = register(date_of_birth=years_before(leap_day, 18), join_date=leap_day)
+    assert member.date_of_birth == date(2010, 2, 28)
 
 
 def test_teller_cannot_register_a_member_in_another_branch(register, other_branch):

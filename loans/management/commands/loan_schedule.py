@@ -15,6 +15,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from cooperative.money import format_amount
 from loans.schedule import (
     Amortization,
     DaysInMonth,
@@ -116,10 +117,6 @@ def terms_from_options(options: Mapping[str, Any], *, today: date | None = None)
     )
 
 
-def _naira(amount: Decimal) -> str:
-    return f"{amount:,.2f}"
-
-
 def format_table(schedule: Schedule) -> str:
     """A plain-text table with a header line describing the terms and a totals row."""
     terms = schedule.terms
@@ -130,7 +127,7 @@ def format_table(schedule: Schedule) -> str:
     if terms.interest_period is InterestPeriod.DAILY:
         interest += f" (days in year {terms.days_in_year.value}, days in month {terms.days_in_month.value})"
     lines = [
-        f"Loan {_naira(terms.principal)} at {terms.annual_rate.normalize():f}% a year, "
+        f"Loan {format_amount(terms.principal)} at {terms.annual_rate.normalize():f}% a year, "
         f"{terms.installments} {terms.frequency.value} installments, {method}; interest {interest}.",
         f"Disbursed {terms.disbursed_on.isoformat()}, first due {due_dates(terms)[0].isoformat()}; "
         f"rounding {terms.rounding.value}, installments in multiples of {terms.installment_multiple}.",
@@ -147,16 +144,20 @@ def format_table(schedule: Schedule) -> str:
     if graces:
         lines.append("Grace (installments): " + ", ".join(graces) + ".")
     rows = [
-        (str(i.number), i.due_date.isoformat(), *map(_naira, (i.principal, i.interest, i.total, i.balance)))
+        (
+            str(i.number),
+            i.due_date.isoformat(),
+            *map(format_amount, (i.principal, i.interest, i.total, i.balance)),
+        )
         for i in schedule.installments
     ]
     header = ("No.", "Due date", "Principal", "Interest", "Total", "Balance")
     totals = (
         "Total",
         "",
-        _naira(schedule.total_principal),
-        _naira(schedule.total_interest),
-        _naira(schedule.total_repayment),
+        format_amount(schedule.total_principal),
+        format_amount(schedule.total_interest),
+        format_amount(schedule.total_repayment),
         "",
     )
     widths = [max(len(row[col]) for row in (header, totals, *rows)) for col in range(len(header))]

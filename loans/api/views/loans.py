@@ -1,187 +1,42 @@
-"""Loans API: products (with a schedule preview), loans and their lifecycle actions, schedule,
-repayments, guarantors, settlement quotes and portfolio reports.
-
-Every loan lookup goes through the caller's branch scope first (another branch's loan is a 404, like
-one that does not exist); then `loans.services` decides (`DomainError` -> 400/403/409 problem).
-Repayments are `@idempotent` and need an `Idempotency-Key` header.
-"""
+"""Loans: the list (branch scoped), applications, the detail with its summary, the lifecycle
+actions, the schedule, repayments (`@idempotent`: an `Idempotency-Key` header), guarantors and
+settlement quotes. Each view reads through `loans.selectors` and changes through one
+`loans.services` call (`DomainError` -> 400/403/409 problem)."""
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
-
-from django.http import Http404
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_view,
-)
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import filters, generics, serializers, status
-from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cooperative.api.errors import PROBLEM_CONTENT_TYPE
 from cooperative.api.permissions import DefaultApiPermission, HasPerm
-from cooperative.audit import record_event
 from cooperative.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent, service_idempotency_key
-from cooperative.models import AuditLog
 from cooperative.pagination import EstimatedPageNumberPagination
-from cooperative.permissions import get_scoped_object_or_404, scope_queryset
 from ledger.api.parsers import DecimalJSONParser
-from ledger.api.serializers import ProblemSerializer
-from ledger.api.statement_views import CSVRenderer, XLSXRenderer
 
-from ..forms import PreviewError, preview_schedule
-from ..models import Guarantor, Loan, LoanPayment, LoanProduct, LoanSchedule
-from ..selectors import loan_summary  # noqa: F401  (moved to the selectors; the serializers read it here)
-from .exports import (
-    REPORT_FORMATS,
-    available_reports,
-    export_detail,
-    export_response,
-    report_json,
-    run_report,
-)
-from .filters import LoanFilter, LoanProductFilter
-from .serializers import (
+from ... import selectors, services
+from ...models import Loan, LoanSchedule
+from ..filters import LoanFilter
+from ..serializers import (
     CommentInputSerializer,
     DisburseInputSerializer,
     GuarantorInputSerializer,
     GuarantorSerializer,
-    InstallmentSerializer,
     LoanCreateSerializer,
     LoanDetailSerializer,
-    LoanProductSerializer,
-    LoanReportSerializer,
     LoanSerializer,
     ReasonInputSerializer,
     RepaymentInputSerializer,
     RepaymentSerializer,
-    SchedulePreviewInputSerializer,
     ScheduleRowSerializer,
     SettlementQuoteSerializer,
 )
-
-ZERO = Decimal("0.00")
-PRODUCT_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Product id.")
-LOAN_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Loan id.")
-
-
-def _problem(description: str) -> OpenApiResponse:
-    return OpenApiResponse(response=ProblemSerializer, description=description)
-
-
-ERRORS = {
-    (400, PROBLEM_CONTENT_TYPE): _problem("Invalid input; the field at fault is named in `errors`."),
-    (403, PROBLEM_CONTENT_TYPE): _problem("Not permitted (role, branch, or four-eyes rule)."),
-    (404, PROBLEM_CONTENT_TYPE): _problem("No such loan among those you can see."),
-    (409, PROBLEM_CONTENT_TYPE): _problem(
-        "The loan's state does not allow this (e.g. closed, already disbursed)."
-    ),
-}
-
-
-def _services():
-    from loans import services
-
-    return services
-
-
-def _selectors():
-    from loans import selectors
-
-    return selectors
-
-
-def loans_queryset():
-    return Loan.objects.select_related("member", "product", "branch", "loan_officer", "arrears_bucket")
-
-
-# --- Products -------------------------------------------------------------------------------------
-
-
-@extend_schema_view(
-    get=extend_schema(summary="List loan products", description="Filter with ?active=true."),
-    post=extend_schema(
-        summary="Create a loan product",
-        responses={201: LoanProductSerializer, **{k: v for k, v in ERRORS.items() if k[0] in (400, 403)}},
-    ),
-)
-class LoanProductListCreateView(generics.ListCreateAPIView):
-    serializer_class = LoanProductSerializer
-    queryset = LoanProduct.objects.all()
-    filter_backends = (DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter)
-    filterset_class = LoanProductFilter
-    search_fields = ("name",)
-    ordering_fields = ("name", "interest_rate", "created_at")
-    ordering = ("name",)
-    parser_classes = (DecimalJSONParser,)
-
-
-@extend_schema_view(
-    get=extend_schema(summary="Read a loan product", parameters=[PRODUCT_ID]),
-    put=extend_schema(summary="Replace a loan product's settings", parameters=[PRODUCT_ID]),
-    patch=extend_schema(summary="Change some of a loan product's settings", parameters=[PRODUCT_ID]),
-)
-class LoanProductDetailView(generics.RetrieveUpdateAPIView):
-    serializer_class = LoanProductSerializer
-    queryset = LoanProduct.objects.all()
-    parser_classes = (DecimalJSONParser,)
-
-
-class LoanProductSchedulePreviewView(APIView):
-    permission_classes = (DefaultApiPermission, HasPerm.of("loans.view_loanproduct"))
-    parser_classes = (DecimalJSONParser,)
-
-    @extend_schema(
-        summary="Preview a schedule for a product",
-        description="The installments a loan of this product, amount and term would get; the same "
-        "JSON as `manage.py loan_schedule --json` (amounts as strings). Nothing is stored.",
-        parameters=[PRODUCT_ID],
-        request=SchedulePreviewInputSerializer,
-        responses={
-            200: InstallmentSerializer(many=True),
-            (400, PROBLEM_CONTENT_TYPE): _problem("Amount or term outside the product's limits, bad date."),
-            (404, PROBLEM_CONTENT_TYPE): _problem("No such product."),
-        },
-    )
-    def post(self, request, pk):
-        product = LoanProduct.objects.filter(pk=pk).first()
-        if product is None:
-            raise NotFound("No such loan product.")
-        serializer = SchedulePreviewInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        try:
-            schedule = preview_schedule(
-                product,
-                principal=data["principal"],
-                term=data["term"],
-                disbursed_on=data.get("disbursed_on"),
-                first_due_on=data.get("first_due_on"),
-            )
-        except PreviewError as exc:
-            raise ValidationError({exc.field or "non_field_errors": [exc.message]}) from exc
-        return Response(schedule.as_list())
-
-
-# --- Loans ----------------------------------------------------------------------------------------
-
-
-def _loan_or_404(request, pk) -> Loan:
-    return get_scoped_object_or_404(loans_queryset(), request.user, pk=pk)
-
-
-def _detail(loan_id) -> dict:
-    loan = loans_queryset().prefetch_related("schedule").get(pk=loan_id)
-    return LoanDetailSerializer(loan).data
+from ._common import ERRORS, LOAN_ID, date_param, detail, loan_or_404
 
 
 @extend_schema_view(
@@ -212,7 +67,7 @@ class LoanListCreateView(generics.ListCreateAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Loan.objects.none()
-        return scope_queryset(loans_queryset(), self.request.user)
+        return selectors.loans_in_scope(user=self.request.user)
 
     def get_serializer_class(self):
         if self.request is not None and self.request.method == "POST":
@@ -223,7 +78,7 @@ class LoanListCreateView(generics.ListCreateAPIView):
         serializer = LoanCreateSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        loan = _services().create_application(
+        loan = services.create_application(
             actor=request.user,
             member=data["member"],
             product=data["product"],
@@ -232,7 +87,7 @@ class LoanListCreateView(generics.ListCreateAPIView):
             purpose=data["purpose"],
             first_due_date=data["first_due_date"],
         )
-        return Response(_detail(loan.pk), status=status.HTTP_201_CREATED)
+        return Response(detail(loan.pk), status=status.HTTP_201_CREATED)
 
 
 @extend_schema_view(get=extend_schema(summary="Read a loan, with a summary", parameters=[LOAN_ID]))
@@ -243,7 +98,7 @@ class LoanDetailView(generics.RetrieveAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Loan.objects.none()
-        return scope_queryset(loans_queryset().prefetch_related("schedule"), self.request.user)
+        return selectors.loans_in_scope(user=self.request.user, with_schedule=True)
 
 
 class _LoanActionView(APIView):
@@ -256,11 +111,11 @@ class _LoanActionView(APIView):
     input_serializer: type[serializers.Serializer] = CommentInputSerializer
 
     def post(self, request, pk):
-        loan = _loan_or_404(request, pk)
+        loan = loan_or_404(request, pk)
         serializer = self.input_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         self.call(request, loan, serializer.validated_data)
-        data = _detail(loan.pk)
+        data = detail(loan.pk)
         # 202: the step is recorded but waits for (further) approvers: the status has not moved yet.
         waiting = data["status"] == loan.status and data["pending_approval"] is not None
         return Response(data, status=status.HTTP_202_ACCEPTED if waiting else status.HTTP_200_OK)
@@ -289,7 +144,7 @@ class LoanSubmitView(_LoanActionView):
         return super().post(request, pk)
 
     def call(self, request, loan, data):
-        _services().submit_application(actor=request.user, loan_id=loan.pk)
+        services.submit_application(actor=request.user, loan_id=loan.pk)
 
 
 class LoanApproveView(_LoanActionView):
@@ -309,7 +164,7 @@ class LoanApproveView(_LoanActionView):
         return super().post(request, pk)
 
     def call(self, request, loan, data):
-        _services().approve_loan(actor=request.user, loan_id=loan.pk, comment=data["comment"])
+        services.approve_loan(actor=request.user, loan_id=loan.pk, comment=data["comment"])
 
 
 class LoanRejectView(_LoanActionView):
@@ -326,7 +181,7 @@ class LoanRejectView(_LoanActionView):
         return super().post(request, pk)
 
     def call(self, request, loan, data):
-        _services().reject_loan(actor=request.user, loan_id=loan.pk, reason=data["reason"])
+        services.reject_loan(actor=request.user, loan_id=loan.pk, reason=data["reason"])
 
 
 class LoanWithdrawView(_LoanActionView):
@@ -342,7 +197,7 @@ class LoanWithdrawView(_LoanActionView):
         return super().post(request, pk)
 
     def call(self, request, loan, data):
-        _services().withdraw_application(actor=request.user, loan_id=loan.pk, reason=data["reason"])
+        services.withdraw_application(actor=request.user, loan_id=loan.pk, reason=data["reason"])
 
 
 class LoanDisburseView(_LoanActionView):
@@ -360,7 +215,7 @@ class LoanDisburseView(_LoanActionView):
         return super().post(request, pk)
 
     def call(self, request, loan, data):
-        _services().disburse_loan(
+        services.disburse_loan(
             actor=request.user,
             loan_id=loan.pk,
             disbursement_date=data["disbursement_date"],
@@ -381,13 +236,13 @@ class LoanScheduleView(generics.ListAPIView):
     queryset = LoanSchedule.objects.none()
 
     def list(self, request, *args, **kwargs):
-        _loan_or_404(request, kwargs["pk"])
+        loan_or_404(request, kwargs["pk"])
         return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return LoanSchedule.objects.none()
-        return LoanSchedule.objects.filter(loan_id=self.kwargs["pk"]).order_by("installment_number")
+        return selectors.loan_schedule_rows(loan_id=self.kwargs["pk"])
 
     def get_permissions(self):
         return [DefaultApiPermission(), HasPerm.of("loans.view_loan")()]
@@ -411,9 +266,8 @@ class LoanRepaymentsView(APIView):
         },
     )
     def get(self, request, pk):
-        loan = _loan_or_404(request, pk)
-        payments = LoanPayment.objects.filter(loan=loan).select_related("journal_entry", "received_by")
-        return Response(RepaymentSerializer(payments, many=True).data)
+        loan = loan_or_404(request, pk)
+        return Response(RepaymentSerializer(selectors.loan_payments(loan_id=loan.pk), many=True).data)
 
     @extend_schema(
         summary="Record a repayment",
@@ -426,11 +280,11 @@ class LoanRepaymentsView(APIView):
     )
     @idempotent
     def post(self, request, pk):
-        loan = _loan_or_404(request, pk)
+        loan = loan_or_404(request, pk)
         serializer = RepaymentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        payment = _services().record_repayment(
+        payment = services.record_repayment(
             actor=request.user,
             loan_id=loan.pk,
             amount=data["amount"],
@@ -439,8 +293,10 @@ class LoanRepaymentsView(APIView):
             reference=data["reference"],
             idempotency_key=service_idempotency_key(request),
         )
-        payment = LoanPayment.objects.select_related("journal_entry", "received_by").get(pk=payment.pk)
-        return Response(RepaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
+        return Response(
+            RepaymentSerializer(selectors.loan_payment(payment_id=payment.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class LoanGuarantorsView(APIView):
@@ -460,9 +316,8 @@ class LoanGuarantorsView(APIView):
         },
     )
     def get(self, request, pk):
-        loan = _loan_or_404(request, pk)
-        guarantors = Guarantor.objects.filter(loan=loan).select_related("member")
-        return Response(GuarantorSerializer(guarantors, many=True).data)
+        loan = loan_or_404(request, pk)
+        return Response(GuarantorSerializer(selectors.loan_guarantors(loan_id=loan.pk), many=True).data)
 
     @extend_schema(
         summary="Add a guarantor",
@@ -473,17 +328,19 @@ class LoanGuarantorsView(APIView):
         responses={201: GuarantorSerializer, **ERRORS},
     )
     def post(self, request, pk):
-        loan = _loan_or_404(request, pk)
+        loan = loan_or_404(request, pk)
         serializer = GuarantorInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        guarantor = _services().add_guarantor(
+        guarantor = services.add_guarantor(
             actor=request.user,
             loan_id=loan.pk,
             guarantor_member=serializer.validated_data["member"],
             amount=serializer.validated_data["amount"],
         )
-        guarantor = Guarantor.objects.select_related("member").get(pk=guarantor.pk)
-        return Response(GuarantorSerializer(guarantor).data, status=status.HTTP_201_CREATED)
+        return Response(
+            GuarantorSerializer(selectors.loan_guarantor(guarantor_id=guarantor.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class LoanSettlementQuoteView(APIView):
@@ -499,9 +356,9 @@ class LoanSettlementQuoteView(APIView):
         responses={200: SettlementQuoteSerializer, **ERRORS},
     )
     def get(self, request, pk):
-        loan = _loan_or_404(request, pk)
-        as_of = _date_param(request, "date") or timezone.localdate()
-        quote = _selectors().settlement_quote(loan=loan, as_of=as_of)
+        loan = loan_or_404(request, pk)
+        as_of = date_param(request, "date") or timezone.localdate()
+        quote = selectors.settlement_quote(loan=loan, as_of=as_of)
         return Response(
             SettlementQuoteSerializer(
                 {
@@ -514,74 +371,3 @@ class LoanSettlementQuoteView(APIView):
                 }
             ).data
         )
-
-
-def _date_param(request, name: str) -> date | None:
-    raw = request.query_params.get(name)
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationError({name: ["Enter a date in the form YYYY-MM-DD."]}) from None
-
-
-# --- Reports --------------------------------------------------------------------------------------
-
-
-class LoanReportView(APIView):
-    permission_classes = (DefaultApiPermission, HasPerm.of("loans.view_loan_reports"))
-    renderer_classes = (JSONRenderer, CSVRenderer, XLSXRenderer)
-
-    @extend_schema(
-        summary="A loan portfolio report",
-        description="Branch scoped; needs `loans.view_loan_reports`. Names: portfolio_summary, "
-        "arrears_aging, par, provisioning, disbursements_repayments. `format=json` (default) answers the "
-        "columns (key, label, kind) and rows keyed by column, amounts as strings; `csv` and `xlsx` "
-        "download a file (formula-like text escaped). Periods: `date_from`/`date_to` (default 1 January "
-        "through today); provisioning uses `date_to` (or `date`) as its 'as of' date (default: the latest "
-        "end of day). Each request is audited (EXPORT).",
-        parameters=[
-            OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Report name."),
-            OpenApiParameter("format", OpenApiTypes.STR, OpenApiParameter.QUERY, enum=list(REPORT_FORMATS)),
-            OpenApiParameter("date_from", OpenApiTypes.DATE, OpenApiParameter.QUERY),
-            OpenApiParameter("date_to", OpenApiTypes.DATE, OpenApiParameter.QUERY),
-            OpenApiParameter("date", OpenApiTypes.DATE, OpenApiParameter.QUERY),
-        ],
-        responses={
-            (200, "application/json"): LoanReportSerializer,
-            (200, "text/csv"): OpenApiTypes.BINARY,
-            (
-                200,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            ): OpenApiTypes.BINARY,
-            (400, PROBLEM_CONTENT_TYPE): _problem("Unknown format or bad date."),
-            (403, PROBLEM_CONTENT_TYPE): _problem("Needs loans.view_loan_reports."),
-            (404, PROBLEM_CONTENT_TYPE): _problem("No such report."),
-        },
-    )
-    def get(self, request, name):
-        reports = available_reports()
-        if name not in reports:
-            raise NotFound(f"No report named {name!r}. Available: {', '.join(sorted(reports)) or 'none'}.")
-        fmt = (
-            request.query_params.get("format") or getattr(request.accepted_renderer, "format", "json")
-        ).lower()
-        if fmt not in REPORT_FORMATS:
-            raise ValidationError({"format": [f"One of {', '.join(REPORT_FORMATS)}."]})
-        date_from = _date_param(request, "date_from")
-        date_to = _date_param(request, "date_to") or _date_param(request, "date")
-        if date_from and date_to and date_from > date_to:
-            raise ValidationError({"date_to": ["The end date is before the start date."]})
-        report = run_report(name, user=request.user, date_from=date_from, date_to=date_to)
-        record_event(AuditLog.Event.EXPORT, request=request, detail=export_detail(report, fmt))
-        if fmt == "json":
-            return Response(report_json(report))
-        return export_response(report, fmt)
-
-    def perform_content_negotiation(self, request, force=False):
-        try:
-            return super().perform_content_negotiation(request, force)
-        except (NotFound, Http404):
-            # An unknown ?format= is answered by `get` with a 400 naming the field, not a 404.
-            return JSONRenderer(), JSONRenderer.media_type
