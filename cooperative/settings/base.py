@@ -56,6 +56,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "cooperative.middleware.RequestIdMiddleware",
+    # The request being served, for audit receivers and scoped serializer fields (request_context.py).
+    "cooperative.request_context.RequestContextMiddleware",
     "cooperative.middleware.ApiProblemFallbackMiddleware",
     "cooperative.middleware.BodySizeLimitMiddleware",
     "csp.middleware.CSPMiddleware",
