@@ -9,11 +9,13 @@ from http import HTTPStatus
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from .api.errors import PROBLEM_CONTENT_TYPE, problem_response
+from .api.errors import PROBLEM_CONTENT_TYPE, problem_response, unavailable_problem
 from .authz import user_authz
+from .cache import RETRY_AFTER_SECONDS, UNAVAILABLE_ERRORS
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -60,6 +62,35 @@ class ApiProblemFallbackMiddleware:
                 headers={k: response[k] for k in self._KEPT_HEADERS if response.has_header(k)},
             )
         return response
+
+
+class ServiceUnavailableMiddleware:
+    """A view that fails because Redis (cache or Celery broker) is unreachable answers 503 with
+    Retry-After, never 500: a problem document on the API, a short page elsewhere. (Errors raised
+    outside a view reach `cooperative.views.handler500`, which does the same.)"""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, UNAVAILABLE_ERRORS):
+            return unavailable_response(request)
+        return None
+
+
+def unavailable_response(request):
+    if request.path.startswith(("/api/", "/health/")):
+        return unavailable_problem(instance=request.path, request_id=getattr(request, "request_id", ""))
+    response = HttpResponse(
+        "<h1>Coopdesk is briefly unavailable</h1><p>A service it depends on is unreachable. "
+        "Try again in a minute; nothing you submitted was lost or posted twice.</p>",
+        status=503,
+    )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 class BodySizeLimitMiddleware:

@@ -59,6 +59,7 @@ MIDDLEWARE = [
     # The request being served, for audit receivers and scoped serializer fields (request_context.py).
     "cooperative.request_context.RequestContextMiddleware",
     "cooperative.middleware.ApiProblemFallbackMiddleware",
+    "cooperative.middleware.ServiceUnavailableMiddleware",
     "cooperative.middleware.BodySizeLimitMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -120,14 +121,35 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, Celery --------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
-if REDIS_URL:
-    CACHES = {
-        "default": {
+
+
+def redis_caches(url: str) -> dict:
+    """Redis behind `cooperative.cache.ResilientCache`, so that a Redis outage degrades instead of
+    failing: the default cache misses (permissions and approval policies are read from the
+    database), the rate limits count in the database cache (createcachetable), never failing open."""
+    return {
+        "redis": {
             "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
-        }
+            "LOCATION": url,
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                # An unreachable Redis must cost a request a second, not hang it.
+                "SOCKET_CONNECT_TIMEOUT": 1,
+                "SOCKET_TIMEOUT": 1,
+            },
+        },
+        "database": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "coopdesk_cache"},
+        "default": {"BACKEND": "cooperative.cache.ResilientCache", "OPTIONS": {"PRIMARY": "redis"}},
+        "ratelimit": {
+            "BACKEND": "cooperative.cache.ResilientCache",
+            "OPTIONS": {"PRIMARY": "redis", "FALLBACK": "database"},
+        },
     }
+
+
+if REDIS_URL:
+    CACHES = redis_caches(REDIS_URL)
+    RATELIMIT_USE_CACHE = "ratelimit"
 else:
     # A database cache is shared between processes, so rate limits and lockouts hold.
     CACHES = {
