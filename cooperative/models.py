@@ -113,6 +113,9 @@ class User(AbstractBaseUser, PermissionsMixin, UUIDModel):
 
     class Meta:
         ordering = ("email",)
+        permissions = [
+            ("manage_roles", "Can change other users' roles, branches and individual permissions"),
+        ]
 
     def __str__(self) -> str:
         return self.get_full_name() or self.email

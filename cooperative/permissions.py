@@ -15,6 +15,8 @@ from .authz import user_authz
 from .exceptions import NotAllowed
 
 VIEW_ALL_BRANCHES = "cooperative.view_all_branches"
+# Changing other users' roles, branches and individual permissions (admin; superusers always may).
+MANAGE_ROLES = "cooperative.manage_roles"
 
 
 def sees_all_branches(user) -> bool:
