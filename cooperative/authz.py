@@ -119,8 +119,8 @@ def user_authz(user) -> Authz | None:
     """The caller's permissions, branches and groups (None for anonymous or inactive users).
 
     Also primes Django's per-object permission caches, so `user.has_perm()` answers from it."""
-    if user is None or not user.is_authenticated or not user.is_active:
-        return None
+    if user is None or not user.is_authenticated or not getattr(user, "can_sign_in", user.is_active):
+        return None  # read from the user row of this request, never from the cache
     memo = user.__dict__.get(_MEMO)
     if memo is not None:
         return memo

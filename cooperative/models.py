@@ -127,6 +127,12 @@ class User(AbstractBaseUser, PermissionsMixin, UUIDModel):
             self.is_active = False
         super().save(*args, **kwargs)
 
+    @property
+    def can_sign_in(self) -> bool:
+        """Active and not suspended or departed, however either flag was set (save() keeps them in
+        step, but a QuerySet.update() of `status` alone does not)."""
+        return bool(self.is_active) and self.status == self.Status.ACTIVE
+
     def get_full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
 

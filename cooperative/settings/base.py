@@ -172,7 +172,7 @@ CELERY_TIMEZONE = "Africa/Lagos"
 AUTH_USER_MODEL = "cooperative.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out users before anything else
-    "django.contrib.auth.backends.ModelBackend",
+    "cooperative.security.ActiveUserModelBackend",  # ModelBackend that also reads User.status
     "guardian.backends.ObjectPermissionBackend",
 ]
 PASSWORD_HASHERS = [
@@ -251,7 +251,7 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Coopdesk <no-reply@coopd
 # --- REST framework -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "cooperative.api.authentication.ActiveUserJWTAuthentication",
         "cooperative.api.authentication.MFASessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["cooperative.api.permissions.DefaultApiPermission"],
