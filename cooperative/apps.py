@@ -8,5 +8,5 @@ class CooperativeConfig(AppConfig):
 
     def ready(self) -> None:
         # Connect the login/logout/lockout receivers and the permission-cache invalidation.
-        from . import audit, authz, checks  # noqa: F401
+        from . import access_audit, audit, authz, checks  # noqa: F401
         from .api import schema  # noqa: F401 - registers the OpenAPI extensions

@@ -155,6 +155,7 @@ class AuditLog(models.Model):
         MFA_FAILURE = "MFA_FAILURE", "MFA code rejected"
         EXPORT = "EXPORT", "Data exported"
         APPROVAL_DECISION = "APPROVAL_DECISION", "Approval decision"
+        ACCESS_CHANGED = "ACCESS_CHANGED", "Roles, branches or permissions changed"
         OTHER = "OTHER", "Other"
 
     id = models.BigAutoField(primary_key=True)
