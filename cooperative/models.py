@@ -156,6 +156,7 @@ class AuditLog(models.Model):
         EXPORT = "EXPORT", "Data exported"
         APPROVAL_DECISION = "APPROVAL_DECISION", "Approval decision"
         ACCESS_CHANGED = "ACCESS_CHANGED", "Roles, branches or permissions changed"
+        CHANGE_REQUEST = "CHANGE_REQUEST", "Change made (admin or API)"
         OTHER = "OTHER", "Other"
 
     id = models.BigAutoField(primary_key=True)

@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # A CHANGE_REQUEST audit row (user, client IP, request id) for every successful admin/API change.
+    "cooperative.middleware.ChangeRequestAuditMiddleware",
     # Turns django-ratelimit's Ratelimited into RATELIMIT_VIEW's 429 (otherwise it is a 403).
     "django_ratelimit.middleware.RatelimitMiddleware",
     # Last, as axes asks: it turns a lockout raised by the backend into the lockout response.
