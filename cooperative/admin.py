@@ -1,13 +1,14 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.core.exceptions import PermissionDenied
 from rest_framework_simplejwt.token_blacklist import admin as token_blacklist_admin
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from simple_history.admin import SimpleHistoryAdmin
 
 from .admin_scoping import BranchScopedAdminMixin, ScopedHistoryAdmin
 from .models import AuditLog, Branch, User
-from .permissions import scope_queryset
+from .permissions import MANAGE_ROLES, scope_queryset
 
 
 @admin.register(Branch)
@@ -28,6 +29,26 @@ class CoopUserChangeForm(UserChangeForm):
     class Meta:
         model = User
         fields = "__all__"
+
+
+ACCESS_FIELDS = ("groups", "branches", "user_permissions", "is_superuser", "is_staff", "is_active", "status")
+ROLE_FIELDS = {"groups", "branches", "user_permissions"}
+
+
+def locked_access_fields(editor, target) -> set[str]:
+    """The access fields `editor` may not change on `target` (None: a new user).
+
+    Superuser status: superusers only. Roles (groups), branches and individual permissions:
+    superusers and holders of `cooperative.manage_roles`. Nobody changes their own access at all,
+    superusers included: a second person does it, and the audit log names them."""
+    locked = set()
+    if not editor.is_superuser:
+        locked.add("is_superuser")
+        if not editor.has_perm(MANAGE_ROLES):
+            locked |= ROLE_FIELDS
+    if target is not None and target.pk == editor.pk:
+        locked |= set(ACCESS_FIELDS)
+    return locked
 
 
 @admin.register(User)
@@ -65,19 +86,18 @@ class UserAdmin(BranchScopedAdminMixin, SimpleHistoryAdmin, DjangoUserAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
-        if not request.user.is_superuser:
-            fields += ["is_superuser", "user_permissions"]  # no self-promotion
-        return fields
+        return fields + [name for name in ACCESS_FIELDS if name in locked_access_fields(request.user, obj)]
 
     def save_model(self, request, obj, form, change):
+        forbidden = set(form.changed_data) & locked_access_fields(request.user, obj if change else None)
+        if forbidden:  # read-only on the form already; a forged POST ends here
+            raise PermissionDenied(f"You may not change {', '.join(sorted(forbidden))} here.")
         if change:
             # The branches widget offers only the editor's branches; remember the others the person
             # belongs to so that saving the form does not silently remove them (see save_related).
             visible = scope_queryset(obj.branches.model.objects.all(), request.user).values("pk")
             form.hidden_branch_ids = list(obj.branches.exclude(pk__in=visible).values_list("pk", flat=True))
         super().save_model(request, obj, form, change)
-        if obj == request.user and "groups" in form.changed_data:
-            messages.warning(request, "You changed your own roles; a second admin should review it.")
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

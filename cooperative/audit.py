@@ -11,6 +11,7 @@ from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from .authz import user_authz
 from .models import AuditLog, User
 from .security import client_ip
 
@@ -31,21 +32,28 @@ def record_event(
         candidate = getattr(http_request, "user", None)
         if candidate is not None and candidate.is_authenticated:
             user = candidate
-    branch = None
-    if user is not None and user.pk:
-        branch = user.branches.order_by("code").first()
+    branch_id = _first_branch_id(user) if user is not None and user.pk else None
     meta = getattr(http_request, "META", {}) if http_request is not None else {}
     return AuditLog.objects.create(
         event=event,
         user=user if user is not None and user.pk else None,
         username=(username or (user.email if user is not None and user.pk else ""))[:254],
-        branch=branch,
+        branch_id=branch_id,
         ip_address=client_ip(http_request) if http_request is not None else None,
         user_agent=meta.get("HTTP_USER_AGENT", "")[:400],
         request_id=getattr(http_request, "request_id", "")[:64] if http_request is not None else "",
         path=(getattr(http_request, "path", "") or "")[:400],
         detail=detail or {},
     )
+
+
+def _first_branch_id(user):
+    """The user's first branch by code; from the permission cache, without a query, for the usual
+    one-branch member of staff (a change request audited on every posting must cost nothing)."""
+    authz = user_authz(user)
+    if authz is not None and len(authz.branch_ids) <= 1:
+        return authz.branch_ids[0] if authz.branch_ids else None
+    return user.branches.order_by("code").values_list("pk", flat=True).first()
 
 
 @receiver(user_logged_in)

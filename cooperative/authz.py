@@ -23,6 +23,9 @@ is part of the entry too, so even a `QuerySet.update()` of that flag (no signal)
 former superuser with every permission. Object-level grants (django-guardian) are not cached: they
 are read where needed (`cooperative.permissions.granted_object_pks`).
 
+A Redis outage: the default cache then misses and drops writes (`cooperative.cache`), so every
+request computes its entry from the database; when Redis answers again the global token is replaced.
+
 Nothing that matters lives in process memory: the only in-process copy is on the user object, which
 DRF/Django load afresh for every request.
 """
@@ -39,6 +42,7 @@ from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
+from .cache import on_recovery
 from .models import Branch, User
 
 _PREFIX = "coop:authz:v1"
@@ -116,8 +120,8 @@ def user_authz(user) -> Authz | None:
     """The caller's permissions, branches and groups (None for anonymous or inactive users).
 
     Also primes Django's per-object permission caches, so `user.has_perm()` answers from it."""
-    if user is None or not user.is_authenticated or not user.is_active:
-        return None
+    if user is None or not user.is_authenticated or not getattr(user, "can_sign_in", user.is_active):
+        return None  # read from the user row of this request, never from the cache
     memo = user.__dict__.get(_MEMO)
     if memo is not None:
         return memo
@@ -210,3 +214,12 @@ for _model in (Group, Permission):  # a renamed group or permission changes what
     post_save.connect(_shared_row_changed, sender=_model, dispatch_uid=f"authz-save-{_model.__name__}")
 for _model in (Group, Permission, Branch):
     post_delete.connect(_shared_row_changed, sender=_model, dispatch_uid=f"authz-delete-{_model.__name__}")
+
+
+def _after_cache_outage() -> None:
+    """Redis answers again after failing: a change made meanwhile could not replace its token, so
+    every entry cached before the outage is outdated at once (cooperative/cache.py)."""
+    _replace_tokens([GLOBAL_TOKEN_KEY])
+
+
+on_recovery.append(_after_cache_outage)

@@ -120,6 +120,9 @@ class User(AbstractBaseUser, PermissionsMixin, UUIDModel):
 
     class Meta:
         ordering = ("email",)
+        permissions = [
+            ("manage_roles", "Can change other users' roles, branches and individual permissions"),
+        ]
 
     def __str__(self) -> str:
         return self.get_full_name() or self.email
@@ -130,6 +133,12 @@ class User(AbstractBaseUser, PermissionsMixin, UUIDModel):
         if self.status != self.Status.ACTIVE:
             self.is_active = False
         super().save(*args, **kwargs)
+
+    @property
+    def can_sign_in(self) -> bool:
+        """Active and not suspended or departed, however either flag was set (save() keeps them in
+        step, but a QuerySet.update() of `status` alone does not)."""
+        return bool(self.is_active) and self.status == self.Status.ACTIVE
 
     def get_full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
@@ -153,6 +162,8 @@ class AuditLog(models.Model):
         MFA_FAILURE = "MFA_FAILURE", "MFA code rejected"
         EXPORT = "EXPORT", "Data exported"
         APPROVAL_DECISION = "APPROVAL_DECISION", "Approval decision"
+        ACCESS_CHANGED = "ACCESS_CHANGED", "Roles, branches or permissions changed"
+        CHANGE_REQUEST = "CHANGE_REQUEST", "Change made (admin or API)"
         OTHER = "OTHER", "Other"
 
     id = models.BigAutoField(primary_key=True)

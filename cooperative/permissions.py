@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from .models import User
 
 VIEW_ALL_BRANCHES = "cooperative.view_all_branches"
+# Changing other users' roles, branches and individual permissions (admin; superusers always may).
+MANAGE_ROLES = "cooperative.manage_roles"
 
 
 def sees_all_branches(user) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 from django.conf import settings
+from django.contrib.auth.backends import ModelBackend
 
 
 def _valid_ip(value: str) -> str | None:
@@ -47,3 +48,11 @@ def axes_username(request, credentials) -> str:
         except AttributeError:
             value = ""
     return str(value).strip().lower()
+
+
+class ActiveUserModelBackend(ModelBackend):
+    """Django's ModelBackend, but a suspended or departed user can neither sign in nor keep a
+    session, however the flags were set (a QuerySet.update of `status` leaves is_active True)."""
+
+    def user_can_authenticate(self, user) -> bool:
+        return getattr(user, "can_sign_in", super().user_can_authenticate(user))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import redis
@@ -16,6 +17,8 @@ from django.views.defaults import bad_request, page_not_found, permission_denied
 
 from .api.errors import problem_response
 from .audit import record_event
+from .cache import UNAVAILABLE_ERRORS
+from .middleware import unavailable_response
 from .models import AuditLog
 
 
@@ -33,7 +36,7 @@ def _check_database() -> None:
 
 def _check_cache() -> None:
     key = "coopdesk:health"
-    cache.set(key, "ok", 10)
+    cache.set(key, "ok", 10)  # with Redis down the degrading cache (cache.py) drops it: an error
     if cache.get(key) != "ok":
         raise RuntimeError("cache did not return the value just written")
 
@@ -50,18 +53,23 @@ def health_ready(request):
     checks = {"database": _check_database, "cache": _check_cache}
     if settings.REDIS_URL:
         checks["broker"] = _check_broker
-    results, healthy = {}, True
+    results = {}
     for name, check in checks.items():
         started = time.monotonic()
         try:
             check()
             results[name] = {"status": "ok", "ms": round((time.monotonic() - started) * 1000, 1)}
         except Exception as exc:  # a probe reports every failure, whatever its kind
-            healthy = False
             results[name] = {"status": "error", "error": exc.__class__.__name__}
-    return JsonResponse(
-        {"status": "ok" if healthy else "error", "checks": results}, status=200 if healthy else 503
-    )
+    failed = {name for name, result in results.items() if result["status"] != "ok"}
+    if not failed:
+        return JsonResponse({"status": "ok", "checks": results})
+    # Database down: nothing works ("error"). Only Redis (cache, broker) down: staff and the API
+    # keep working from the database, background jobs and notifications wait ("degraded").
+    body = {"status": "error" if "database" in failed else "degraded", "checks": results}
+    response = JsonResponse(body, status=503)
+    response["Retry-After"] = "30"
+    return response
 
 
 def ratelimited(request, exception=None):
@@ -124,6 +132,8 @@ def handler400(request, exception=None):
 
 
 def handler500(request):
+    if isinstance(sys.exc_info()[1], UNAVAILABLE_ERRORS):  # Redis down outside a view: 503, not 500
+        return unavailable_response(request)
     if _wants_problem(request):
         return problem_response(
             status=500,

@@ -16,6 +16,7 @@ from rest_framework import exceptions
 from rest_framework.views import exception_handler
 
 from cooperative.audit import record_event
+from cooperative.cache import RETRY_AFTER_SECONDS, UNAVAILABLE_ERRORS
 from cooperative.exceptions import DomainError
 from cooperative.models import AuditLog
 
@@ -70,6 +71,20 @@ def problem_response(
     return response
 
 
+def unavailable_problem(*, instance: str, request_id: str) -> JsonResponse:
+    """503 + Retry-After: a service we depend on (Redis) is down; the request may be repeated."""
+    log.error("Service unavailable: Redis (cache or broker) is unreachable", exc_info=True)
+    return problem_response(
+        status=503,
+        title="Service unavailable",
+        detail="A service Coopdesk depends on is unreachable for a moment. Try again shortly "
+        "(a money request with the same Idempotency-Key never posts twice).",
+        instance=instance,
+        request_id=request_id,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def problem_exception_handler(exc, context):
     request = context.get("request")
     instance = request.get_full_path() if request is not None else ""
@@ -86,6 +101,8 @@ def problem_exception_handler(exc, context):
             type_=PROBLEM_TYPE_BASE + exc.code,
             request_id=request_id,
         )
+    if isinstance(exc, UNAVAILABLE_ERRORS):
+        return unavailable_problem(instance=instance, request_id=request_id)
     if isinstance(exc, Ratelimited):  # a PermissionDenied subclass, but it means "slow down"
         return problem_response(
             status=429,

@@ -3,19 +3,24 @@ from __future__ import annotations
 import django_filters
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
+from django.contrib.auth.models import update_last_login
+from django.contrib.auth.signals import user_login_failed
 from django.utils.decorators import method_decorator
+from django_otp import devices_for_user, match_token
 from django_ratelimit.decorators import ratelimit
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenObtainSerializer
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from cooperative.audit import record_event
 from cooperative.models import AuditLog, Branch, User
 from cooperative.permissions import scope_queryset, sees_all_branches
+from cooperative.roles import PARTNER
 
 from .mixins import BranchScopedQuerysetMixin
 from .permissions import HasPerm
@@ -34,10 +39,81 @@ class LockedOut(exceptions.APIException):
     problem_type = "locked-out"
 
 
+class OtpRequired(exceptions.AuthenticationFailed):
+    default_detail = "Staff sign in with the 6-digit code from their authenticator app: send it as `otp`."
+    default_code = "otp_required"
+    problem_title = "Authenticator code required"
+    problem_type = "otp-required"
+
+
+class OtpInvalid(exceptions.AuthenticationFailed):
+    default_detail = "That authenticator code is not valid. Check the time on your phone and retry."
+    default_code = "otp_invalid"
+    problem_title = "Authenticator code not valid"
+    problem_type = "otp-invalid"
+
+
+class MfaNotEnrolled(exceptions.AuthenticationFailed):
+    default_detail = (
+        "Set up your authenticator app first: sign in to the admin (/admin/) once and scan the QR code."
+    )
+    default_code = "mfa_not_enrolled"
+    problem_title = "Authenticator not set up"
+    problem_type = "mfa-not-enrolled"
+
+
+_OTP_REFUSALS = (OtpRequired, OtpInvalid, MfaNotEnrolled)
+
+
+def needs_staff_otp(user) -> bool:
+    """With REQUIRE_STAFF_MFA, staff need their authenticator code for a token as for the admin;
+    partner (machine) users, who are not staff or hold the PARTNER role, keep their own credentials."""
+    if not (settings.REQUIRE_STAFF_MFA and user.is_staff):
+        return False
+    return not user.groups.filter(name=PARTNER).exists()
+
+
 class EmailTokenObtainSerializer(TokenObtainPairSerializer):
-    """{email, password} -> {access, refresh}; authentication goes through axes."""
+    """{email, password[, otp]} -> {access, refresh}; authentication goes through axes; staff add
+    their TOTP code (`otp`) when REQUIRE_STAFF_MFA is on, as on the admin's sign-in page."""
 
     default_error_messages = {"no_active_account": "Email or password is not correct."}
+    otp = serializers.CharField(
+        required=False,
+        write_only=True,
+        max_length=8,
+        help_text="Staff: the current 6-digit code from the authenticator app (REQUIRE_STAFF_MFA).",
+    )
+
+    def validate(self, attrs):
+        otp = (attrs.pop("otp", "") or "").strip()
+        authenticated = TokenObtainSerializer.validate(self, attrs)  # sets self.user, or raises
+        if needs_staff_otp(self.user):
+            self._check_otp(otp)
+        return {**authenticated, **self._tokens()}
+
+    def _check_otp(self, otp: str) -> None:
+        user = self.user
+        assert user is not None  # set by TokenObtainSerializer.validate, which raised otherwise
+        if not any(True for _ in devices_for_user(user, confirmed=True)):
+            raise MfaNotEnrolled()
+        if not otp:
+            raise OtpRequired()
+        if match_token(user, otp) is None:
+            request = self.context.get("request")
+            record_event(AuditLog.Event.MFA_FAILURE, request=request, user=user)
+            # Counts towards the axes lockout (the password alone succeeded and reset it).
+            user_login_failed.send(sender=__name__, credentials={"username": user.email}, request=request)
+            raise OtpInvalid()
+
+    def _tokens(self) -> dict:
+        user = self.user
+        assert user is not None  # set by TokenObtainSerializer.validate, which raised otherwise
+        refresh = self.get_token(user)
+        if jwt_settings.UPDATE_LAST_LOGIN:
+            update_last_login(User, user)  # the signal receiver's signature: (sender, user)
+        # get_token returns a RefreshToken (typed as its base, Token).
+        return {"refresh": str(refresh), "access": str(refresh.access_token)}  # type: ignore[attr-defined]
 
 
 def _rate(group, request):
@@ -91,7 +167,11 @@ class TokenObtainView(TokenObtainPairView):
                 request=self.request,
                 user=User.objects.filter(email=email).first() if email else None,
                 username=email,
-                detail={"reason": "bad credentials"},
+                detail={
+                    "reason": getattr(exc, "default_code", "")
+                    if isinstance(exc, _OTP_REFUSALS)
+                    else "bad credentials"
+                },
             )
             if AxesProxyHandler.is_locked(self.request._request, {"username": email}):
                 exc = LockedOut()

@@ -61,7 +61,10 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "cooperative.middleware.RequestIdMiddleware",
+    # The request being served, for audit receivers and scoped serializer fields (request_context.py).
+    "cooperative.request_context.RequestContextMiddleware",
     "cooperative.middleware.ApiProblemFallbackMiddleware",
+    "cooperative.middleware.ServiceUnavailableMiddleware",
     "cooperative.middleware.BodySizeLimitMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -74,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # A CHANGE_REQUEST audit row (user, client IP, request id) for every successful admin/API change.
+    "cooperative.middleware.ChangeRequestAuditMiddleware",
     # Turns django-ratelimit's Ratelimited into RATELIMIT_VIEW's 429 (otherwise it is a 403).
     "django_ratelimit.middleware.RatelimitMiddleware",
     # Last, as axes asks: it turns a lockout raised by the backend into the lockout response.
@@ -123,14 +128,35 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, Celery --------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
-if REDIS_URL:
-    CACHES = {
-        "default": {
+
+
+def redis_caches(url: str) -> dict:
+    """Redis behind `cooperative.cache.ResilientCache`, so that a Redis outage degrades instead of
+    failing: the default cache misses (permissions and approval policies are read from the
+    database), the rate limits count in the database cache (createcachetable), never failing open."""
+    return {
+        "redis": {
             "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
-        }
+            "LOCATION": url,
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                # An unreachable Redis must cost a request a second, not hang it.
+                "SOCKET_CONNECT_TIMEOUT": 1,
+                "SOCKET_TIMEOUT": 1,
+            },
+        },
+        "database": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "coopdesk_cache"},
+        "default": {"BACKEND": "cooperative.cache.ResilientCache", "OPTIONS": {"PRIMARY": "redis"}},
+        "ratelimit": {
+            "BACKEND": "cooperative.cache.ResilientCache",
+            "OPTIONS": {"PRIMARY": "redis", "FALLBACK": "database"},
+        },
     }
+
+
+if REDIS_URL:
+    CACHES = redis_caches(REDIS_URL)
+    RATELIMIT_USE_CACHE = "ratelimit"
 else:
     # A database cache is shared between processes, so rate limits and lockouts hold.
     CACHES = {
@@ -153,7 +179,7 @@ CELERY_TIMEZONE = "Africa/Lagos"
 AUTH_USER_MODEL = "cooperative.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out users before anything else
-    "django.contrib.auth.backends.ModelBackend",
+    "cooperative.security.ActiveUserModelBackend",  # ModelBackend that also reads User.status
     "guardian.backends.ObjectPermissionBackend",
 ]
 PASSWORD_HASHERS = [
@@ -232,7 +258,7 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Coopdesk <no-reply@coopd
 # --- REST framework -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "cooperative.api.authentication.ActiveUserJWTAuthentication",
         "cooperative.api.authentication.MFASessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["cooperative.api.permissions.DefaultApiPermission"],
@@ -288,6 +314,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Security -------------------------------------------------------------------------------------
+# System checks to silence, e.g. cooperative.W001 where the app deliberately connects as the
+# PostgreSQL superuser (a CI database). Never in production.
+SILENCED_SYSTEM_CHECKS = env.list("DJANGO_SILENCED_CHECKS", default=[])
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG

@@ -24,4 +24,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": None}  # in-memory
 # xdist workers share one Redis database: give each its own key space, so one worker's rate-limit
 # counters (and tests/conftest.py's per-test clearing) never touch another's.
-CACHES["default"]["KEY_PREFIX"] = f"coopdesk-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+for _cache in CACHES.values():
+    _cache["KEY_PREFIX"] = f"coopdesk-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The test runner empties tables with TRUNCATE between transactional tests; the append-only
+    # tables refuse it unless the session says so (ledger 0008, cooperative 0003).
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c coopdesk.allow_truncate=on"

@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from approvals.selectors import pending_request_for
+from cooperative.api.fields import ScopedPrimaryKeyRelatedField
 from cooperative.permissions import scope_queryset
 from ledger.api.serializers import AmountField, BranchSummarySerializer, MemberSummarySerializer
 from members.models import Member
@@ -386,8 +387,12 @@ class GuarantorSerializer(serializers.ModelSerializer):
 
 
 class GuarantorInputSerializer(serializers.Serializer):
-    member = serializers.PrimaryKeyRelatedField(
-        queryset=Member.objects.all(), pk_field=serializers.UUIDField(), help_text="Guarantor (member id)."
+    # Only members the caller can see (a member of another branch is "not found", like a wrong id).
+    member = ScopedPrimaryKeyRelatedField(
+        queryset=Member.objects.all(),
+        pk_field=serializers.UUIDField(),
+        help_text="Guarantor (member id), in a branch you can see.",
+        error_messages={"does_not_exist": "No member with id {pk_value} in the branches you can see."},
     )
     amount = AmountField(help_text="Pledged amount, at most the guarantor's free savings.")
 

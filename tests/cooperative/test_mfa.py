@@ -179,15 +179,64 @@ def test_session_api_accepts_a_verified_session(client, enrolled_teller):
     assert response.json()["email"] == teller.email
 
 
-@mfa_on
-def test_jwt_api_is_not_affected_by_staff_mfa(client, teller):
-    token = client.post(
+def _token(client, user, **extra):
+    return client.post(
         "/api/v1/auth/token/",
-        {"email": teller.email, "password": DEFAULT_PASSWORD},
+        {"email": user.email, "password": DEFAULT_PASSWORD, **extra},
         content_type="application/json",
-    ).json()["access"]
-    response = client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {token}")
-    assert response.status_code == 200
+    )
+
+
+@mfa_on
+def test_staff_token_needs_the_authenticator_code(client, enrolled_teller):
+    teller, device = enrolled_teller
+    # the password alone is not enough
+    missing = _token(client, teller)
+    assert missing.status_code == 401
+    assert missing["Content-Type"] == "application/problem+json"
+    assert missing.json()["title"] == "Authenticator code required"
+    assert "otp" in missing.json()["detail"]
+    # a wrong code is refused and audited
+    wrong = _token(client, teller, otp=wrong_code_for(device))
+    assert wrong.status_code == 401
+    assert wrong.json()["title"] == "Authenticator code not valid"
+    assert AuditLog.objects.filter(event=AuditLog.Event.MFA_FAILURE, user=teller).exists()
+    # the current code gets the token (once django-otp's throttle after a failure has passed)
+    device.refresh_from_db()
+    device.throttle_reset()
+    ok = _token(client, teller, otp=code_for(device))
+    assert ok.status_code == 200, ok.content
+    assert client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {ok.json()['access']}").status_code == 200
+
+
+@mfa_on
+@override_settings(AXES_FAILURE_LIMIT=3)
+def test_wrong_codes_count_towards_the_lockout(client, enrolled_teller):
+    teller, device = enrolled_teller
+    for _ in range(3):
+        _token(client, teller, otp=wrong_code_for(device))
+    assert _token(client, teller, otp=code_for(device)).status_code == 429
+
+
+@mfa_on
+def test_staff_without_an_authenticator_are_sent_to_set_one_up(client, teller):
+    response = _token(client, teller)
+    assert response.status_code == 401
+    assert "/admin/" in response.json()["detail"]
+
+
+@mfa_on
+def test_partner_users_keep_their_own_credentials(client, make_staff, branch):
+    partner = make_staff("PARTNER", branch, is_staff=False)
+    assert _token(client, partner).status_code == 200
+    machine_staff = make_staff("PARTNER", branch, is_staff=True)  # flagged staff by mistake
+    assert _token(client, machine_staff).status_code == 200
+
+
+@override_settings(REQUIRE_STAFF_MFA=False)
+def test_with_mfa_off_the_password_is_enough_for_a_token(client, enrolled_teller):
+    teller, _device = enrolled_teller
+    assert _token(client, teller).status_code == 200
 
 
 @override_settings(REQUIRE_STAFF_MFA=False)
