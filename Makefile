@@ -9,8 +9,8 @@ TEST_WORKERS ?= 2
 # Locally the test databases are kept between runs (--reuse-db; `make test PYTEST_ARGS=--create-db`
 # after a migration); CI (CI=true) always builds them fresh.
 REUSE_DB := $(if $(filter true 1,$(CI)),,--reuse-db)
-# mypy's packages; ledger joins once its refactor is merged.
-MYPY_PACKAGES ?= cooperative
+# mypy's packages (the other apps join one by one: pyproject's [tool.mypy] overrides list them).
+MYPY_PACKAGES ?= cooperative ledger
 # A test that hangs (a lock wait, a stuck browser) fails after this many seconds instead of blocking CI.
 TEST_TIMEOUT ?= 300
 DEMO_PASSWORD ?= $(or $(COOP_DEMO_PASSWORD),coopdesk-demo-2026)

@@ -9,7 +9,7 @@ single rows on top, e.g. a loan shared with head office credit.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model, Q, QuerySet
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 VIEW_ALL_BRANCHES = "cooperative.view_all_branches"
 # Changing other users' roles, branches and individual permissions (admin; superusers always may).
 MANAGE_ROLES = "cooperative.manage_roles"
+
+_M = TypeVar("_M", bound=Model)
 
 
 def sees_all_branches(user) -> bool:
@@ -83,11 +85,12 @@ def granted_object_pks(user, model: type[Model]) -> list:
     return sorted({to_python(pk) for pk in direct.union(via_groups)}, key=str)
 
 
-def get_scoped_object_or_404(queryset: QuerySet, user, **lookup) -> Model:
+def get_scoped_object_or_404(queryset: QuerySet[_M], user, **lookup) -> _M:
     """Out-of-scope rows answer 404, exactly like rows that do not exist."""
     try:
         return scope_queryset(queryset, user).get(**lookup)
-    except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:
+    # The plugin declares DoesNotExist on concrete models only, not on a type bound to Model.
+    except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:  # type: ignore[attr-defined]
         raise Http404 from exc
 
 

@@ -73,6 +73,7 @@ def on_posting_approved(request: ApprovalRequest, actor: User | None) -> None:
             account_id=posting_request.account_id, channel=posting_request.channel, **common
         )
     else:
+        assert posting_request.to_account_id is not None  # a transfer request names its target
         entry = _direct.post_transfer(
             from_account_id=posting_request.account_id, to_account_id=posting_request.to_account_id, **common
         )

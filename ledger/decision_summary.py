@@ -64,13 +64,14 @@ def posting_summary(request: ApprovalRequest, user: User) -> dict:
     ]
     if posting_request.to_account_id:
         target = posting_request.to_account
+        assert target is not None  # to_account_id is set
         rows.append(("To account", f"{target.account_number} – {member_display(target)}"))
     if posting_request.channel:
         rows.append(("Channel", "Cash at the counter" if posting_request.channel == "cash" else "Bank"))
     if posting_request.description:
         rows.append(("Description", posting_request.description))
     rows.append(("Posting", posting_request.get_status_display()))
-    if posting_request.entry_id:
+    if posting_request.entry is not None:
         rows.append(("Journal entry", posting_request.entry.reference))
     return {"template": SUMMARY_TEMPLATE, "rows": rows, "movements": _movements(account)}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.utils import timezone
 
@@ -26,7 +27,9 @@ def _kobo_round(value: int) -> Decimal:
     return Decimal(max(value // 100, 1) * 100).quantize(Decimal("0.01"))
 
 
-def _history_for(member, rng: random.Random, start: date) -> list[tuple[date, str, str, Decimal, str]]:
+def _history_for(
+    member, rng: random.Random, start: date
+) -> list[tuple[date, AccountType, str, Decimal, str]]:
     """(value date, account type, operation, amount, description), in date order."""
     events = [
         (start, AccountType.SHARES, "deposit", _kobo_round(rng.randrange(10_000, 50_001)), "Share capital")
@@ -79,7 +82,7 @@ def seed(*, branch, other_branch, staff, stdout, **_ignored) -> None:
 
     member_model = Account._meta.get_field("member").remote_field.model
     teller = staff.get("TELLER")
-    members = list(
+    members: list[Any] = list(  # members.Member, which the ledger does not import
         member_model._default_manager.filter(branch=branch)
         .exclude(status="EXITED")
         .exclude(accounts__isnull=False)  # already seeded (or opened by a person): leave alone

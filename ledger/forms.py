@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING, cast
 
 from django import forms
 from django.utils import timezone
@@ -12,6 +13,11 @@ from cooperative.forms import AmountField
 from .models import MEMBER_ACCOUNT_TYPES, Account, AccountType
 from .selectors import teller_cash_of_branch
 from .services import DEPOSIT_ACCOUNT_TYPES
+
+if TYPE_CHECKING:
+    from django.db.models import Model
+
+    from cooperative.models import Branch
 
 
 class MoneyMovementForm(forms.Form):
@@ -72,25 +78,26 @@ class TillCashForm(forms.Form):
 
     def __init__(self, *args, source: Account, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["to_account"].queryset = (
+        field = cast(TellerCashChoiceField, self.fields["to_account"])
+        field.queryset = (
             teller_cash_of_branch(branch_id=source.branch_id)
             .filter(status=Account.Status.ACTIVE)
             .exclude(pk=source.pk)
         )
-        choices = list(self.fields["to_account"].queryset[:2])
+        choices = list(field.queryset[:2])
         if len(choices) == 1:  # a till's only counterpart is usually the vault: preselect it
-            self.fields["to_account"].initial = choices[0].pk
+            field.initial = choices[0].pk
 
 
 class TillDayForm(forms.Form):
     """Which branch and day the tills page shows (GET)."""
 
-    branch = forms.ModelChoiceField(queryset=None, empty_label=None)
+    branch: forms.ModelChoiceField[Branch] = forms.ModelChoiceField(queryset=None, empty_label=None)
     day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, branches, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["branch"].queryset = branches
+        cast(forms.ModelChoiceField, self.fields["branch"]).queryset = branches
 
     def clean_day(self):
         day = self.cleaned_data["day"]
@@ -132,7 +139,7 @@ class CloseAccountForm(ReasonForm):
 
 
 class OpenAccountForm(forms.Form):
-    member = forms.ModelChoiceField(queryset=None)
+    member: forms.ModelChoiceField[Model] = forms.ModelChoiceField(queryset=None)
     account_type = forms.ChoiceField(
         label="Type", choices=[(t.value, t.label) for t in MEMBER_ACCOUNT_TYPES if t != AccountType.LOAN]
     )
@@ -141,7 +148,7 @@ class OpenAccountForm(forms.Form):
 
     def __init__(self, *args, members, member_widget=None, **kwargs):
         super().__init__(*args, **kwargs)
-        field = self.fields["member"]
+        field = cast(forms.ModelChoiceField, self.fields["member"])
         if member_widget is not None:
             member_widget.is_required = field.required
             field.widget = member_widget
@@ -162,6 +169,7 @@ class StatementForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         start, end = cleaned.get("date_from"), cleaned.get("date_to")
         if start and end and start > end:
             self.add_error("date_to", "The end date is before the start date.")

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING, TypedDict
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, QuerySet, Subquery, UUIDField
@@ -103,7 +105,17 @@ class CashMovement:
     reversed: bool
 
 
-def _cash_legs(*, user, start: datetime, end: datetime, branch_id=None) -> QuerySet[Transaction]:
+if TYPE_CHECKING:  # django-stubs-ext is a development dependency
+    from django_stubs_ext import WithAnnotations
+
+    class _CashLegAnnotations(TypedDict):
+        member_account_id: uuid.UUID
+        was_reversed: bool
+
+    CashLeg = WithAnnotations[Transaction, _CashLegAnnotations]  # a leg as _cash_legs annotates it
+
+
+def _cash_legs(*, user, start: datetime, end: datetime, branch_id=None) -> QuerySet[CashLeg]:
     """Teller-cash legs posted in [start, end) of member cash movements that `user` may see, with
     the member account's id (`member_account_id`) and whether the entry was reversed."""
     # Through account_branch_type_idx: the tills and vaults of the branches the user may see.
@@ -127,7 +139,7 @@ def _cash_legs(*, user, start: datetime, end: datetime, branch_id=None) -> Query
     )
 
 
-def _movements(legs: QuerySet[Transaction]) -> list[CashMovement]:
+def _movements(legs: QuerySet[CashLeg]) -> list[CashMovement]:
     rows = list(
         legs.select_related("entry", "entry__posted_by", "account__till_teller", "branch").order_by(
             "created_at", "id"
@@ -138,6 +150,7 @@ def _movements(legs: QuerySet[Transaction]) -> list[CashMovement]:
     for leg in rows:
         account = accounts[leg.member_account_id]
         member = account.member
+        assert member is not None  # _cash_legs keeps only the legs of entries with a member account
         teller = leg.entry.posted_by or leg.account.till_teller
         movements.append(
             CashMovement(

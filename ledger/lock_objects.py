@@ -95,12 +95,12 @@ def lock_accounts(account_ids, gl_refs=()) -> list[Account]:
     GL accounts up; a missing GL account is simply absent."""
     account_ids = list(account_ids)
     if connection.vendor != "postgresql":
-        ids = set(account_ids)
+        id_set = set(account_ids)
         for ref in gl_refs:
             gl_id = Account.objects.filter(**gl_account_filter(ref)).values_list("pk", flat=True).first()
             if gl_id is not None:
-                ids.add(gl_id)
-        return list(accounts_for_update(ids))
+                id_set.add(gl_id)
+        return list(accounts_for_update(id_set))
     ids, params, exist, exist_params = "%s::uuid[]", [account_ids], "", []
     for ref in gl_refs:
         sub, sub_params = _ref_sql(ref)

@@ -15,10 +15,11 @@ import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 
 _ENTRY = """
 INSERT INTO ledger_journalentry (id, reference, kind, narration, value_date, posted_at,
@@ -58,13 +59,16 @@ def hot_cursor():
         return connection.cursor()
     connection.ensure_connection()
     with connection.wrap_database_errors:
-        return connection._prepare_cursor(_prepared_cursor_class()(connection.connection))
+        # Django's private cursor set-up, on purpose (it wraps our cursor class like its own).
+        return connection._prepare_cursor(_prepared_cursor_class()(connection.connection))  # type: ignore[attr-defined]
 
 
 @functools.cache
 def _prepared_cursor_class():
     # lazy: the PostgreSQL backend imports psycopg, which a SQLite-only install need not have
-    from django.db.backends.postgresql.base import ServerBindingCursor
+    from django.db.backends.postgresql.base import (  # type: ignore[attr-defined]  # missing from django-stubs
+        ServerBindingCursor,
+    )
 
     class PreparedCursor(ServerBindingCursor):
         def execute(self, query, params=None, *, prepare=None, binary=None):
@@ -108,7 +112,8 @@ def _companion_cte(companion: CompanionRow, entry_object) -> tuple[str, list]:
 @functools.cache
 def _companion_insert(model: type[Model], names: tuple[str, ...]) -> tuple[str, list]:
     """The companion's INSERT for these fields of `model` (built once per model and field list)."""
-    fields = [model._meta.get_field(name) for name in names]
+    # A companion's values are concrete columns (no reverse relations or generic foreign keys).
+    fields = cast(list[Field], [model._meta.get_field(name) for name in names])
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))

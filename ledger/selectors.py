@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.db.models import (
     Case,
@@ -29,6 +30,9 @@ from cooperative.models import User
 from cooperative.permissions import scope_queryset, sees_all_branches, user_branch_ids
 
 from .models import Account, AccountType, JournalEntry, PostingRequest, Side, Transaction
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
 
 # Entry kinds that count against a member's daily withdrawal limit.
 LIMITED_KINDS = (JournalEntry.Kind.WITHDRAWAL, JournalEntry.Kind.TRANSFER)
@@ -58,7 +62,7 @@ def member_accounts() -> QuerySet[Account]:
     return Account.objects.filter(member__isnull=False).select_related("member", "branch")
 
 
-def member_accounts_visible_to(*, user: User) -> QuerySet[Account]:
+def member_accounts_visible_to(*, user: User | AnonymousUser) -> QuerySet[Account]:
     return scope_queryset(member_accounts(), user)
 
 
@@ -67,7 +71,7 @@ def account_legs(*, account_id: uuid.UUID) -> QuerySet[Transaction]:
     return Transaction.objects.filter(account_id=account_id).select_related("entry", "account")
 
 
-def legs_visible_to(*, user: User) -> QuerySet[Transaction]:
+def legs_visible_to(*, user: User | AnonymousUser) -> QuerySet[Transaction]:
     """Legs of the caller's branches plus legs of accounts granted to them one by one (guardian)."""
     legs = Transaction.objects.select_related("entry", "account")
     if sees_all_branches(user):
@@ -90,7 +94,7 @@ def entry_with_legs(entry: JournalEntry) -> JournalEntry:
     return entry
 
 
-def journal_entries_visible_to(*, user: User) -> QuerySet[JournalEntry]:
+def journal_entries_visible_to(*, user: User | AnonymousUser) -> QuerySet[JournalEntry]:
     return scope_queryset(
         JournalEntry.objects.select_related("reversed_by").prefetch_related(
             Prefetch("legs", queryset=entry_legs())

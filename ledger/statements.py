@@ -316,6 +316,7 @@ def statement_http_response(statement: Statement, fmt: str):
     if fmt == "pdf":
         check_pdf_size(statement)
     content_type, extension = EXPORT_FORMATS[fmt]
+    response: HttpResponse | StreamingHttpResponse
     if fmt == "csv":
         response = StreamingHttpResponse(csv_rows(statement), content_type=content_type)
     elif fmt == "xlsx":

@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 from cooperative.admin_confirm import submit_form
 from cooperative.admin_scoping import SafeAutocompleteSelect, ScopedHistoryAdmin
 from cooperative.exceptions import DomainError
+from cooperative.history import set_change_reason
 from cooperative.money import format_amount
 from cooperative.pagination import EstimatedCountPaginator
 from cooperative.permissions import scope_queryset
@@ -130,7 +131,7 @@ class AccountAdmin(AccountMoneyActionsMixin, ScopedHistoryAdmin):
         fields = [name for name in form.changed_data if name in self.EDITABLE_FIELDS]
         if fields:
             # update_fields: the balance read with this form is never written back.
-            obj._change_reason = "Product rules changed in the admin"
+            set_change_reason(obj, "Product rules changed in the admin")
             obj.save(update_fields=[*fields, "updated_at"])
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -3,7 +3,8 @@ reason page of list actions."""
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
@@ -41,7 +42,7 @@ def _reason_page(request, model_admin, queryset, *, action: str, title: str, but
         "form": form,
         "action": action,
         "button": button,
-        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        "action_checkbox_name": ACTION_CHECKBOX_NAME,
         "selected": [str(pk) for pk in queryset.values_list("pk", flat=True)],
     }
     return TemplateResponse(request, "admin/ledger/reason_action.html", context)

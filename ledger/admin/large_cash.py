@@ -13,6 +13,7 @@ which serves /admin/ledger/journalentry/large-cash/ as `admin:ledger_journalentr
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import cast
 
 from django import forms
 from django.core.exceptions import PermissionDenied
@@ -52,12 +53,14 @@ class LargeCashForm(forms.Form):
 
     date_from = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
-    branch = forms.ModelChoiceField(queryset=None, required=False, empty_label="All your branches")
+    branch: forms.ModelChoiceField[Branch] = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="All your branches"
+    )
     format = forms.ChoiceField(choices=[("", "page"), *((f, f) for f in EXPORT_FORMATS)], required=False)
 
     def __init__(self, *args, branches, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["branch"].queryset = branches
+        cast(forms.ModelChoiceField, self.fields["branch"]).queryset = branches
 
     @staticmethod
     def defaults() -> dict:
@@ -66,6 +69,7 @@ class LargeCashForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         start, end = cleaned.get("date_from"), cleaned.get("date_to")
         if start and end:
             if start > end:

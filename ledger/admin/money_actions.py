@@ -6,8 +6,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING, cast
 
-from django.contrib import messages
+from django import forms
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -53,8 +55,18 @@ MONEY_ACTIONS = {
 }
 MEMBER_MONEY_ACTIONS = ("deposit", "withdraw", "transfer")
 
+if TYPE_CHECKING:
 
-class AccountMoneyActionsMixin:
+    class _Base(admin.ModelAdmin[Account]):
+        """What the mixin uses of AccountAdmin (ledger/admin/accounts.py)."""
+
+        def _account_or_404(self, request, object_id) -> Account: ...
+        def _context(self, request, account: Account, title: str, **extra) -> dict: ...
+else:  # a mixin: AccountAdmin supplies these
+    _Base = object
+
+
+class AccountMoneyActionsMixin(_Base):
     """AccountAdmin's counter operations; the admin supplies `_account_or_404`, `_context`, `_url`."""
 
     # --- deposit / withdraw / transfer with a confirmation step ---
@@ -120,7 +132,9 @@ class AccountMoneyActionsMixin:
             target = form.cleaned_data["to_account_number"]
         elif spec.name == "till":
             target = form.cleaned_data["to_account"]
-        channel_label = dict(MoneyMovementForm.base_fields["channel"].choices).get(payload.get("channel"), "")
+        channel_field = cast(forms.ChoiceField, MoneyMovementForm.base_fields["channel"])
+        # Django normalises choices to (value, label) pairs; the stubs type the getter as the setter's input.
+        channel_label = dict(channel_field.choices).get(payload.get("channel"), "")  # type: ignore[arg-type]
         action_type = {"withdraw": approval_actions.WITHDRAWAL, "transfer": approval_actions.TRANSFER}.get(
             spec.name
         )
@@ -233,7 +247,7 @@ class AccountMoneyActionsMixin:
         data = request.GET.copy()
         data.setdefault("day", timezone.localdate().isoformat())
         if "branch" not in data and branches.exists():
-            data["branch"] = str(branches.first().pk)
+            data["branch"] = str(branches[0].pk)
         form = TillDayForm(data, branches=branches)
         rows, totals = [], None
         if form.is_valid():

@@ -39,7 +39,15 @@ class AccountTransactionFilter(django_filters.FilterSet):
 
     class Meta:
         model = Transaction
-        fields = ("date_from", "date_to", "type", "amount_min", "amount_max", "reconciliation_status", "kind")
+        fields: tuple[str, ...] = (
+            "date_from",
+            "date_to",
+            "type",
+            "amount_min",
+            "amount_max",
+            "reconciliation_status",
+            "kind",
+        )
 
 
 class TransactionFilter(AccountTransactionFilter):

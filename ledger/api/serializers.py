@@ -9,6 +9,7 @@ float artefact like 0.30000000000000004 has more than two decimals and is refuse
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import cast
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
@@ -164,7 +165,9 @@ class AccountCreateSerializer(serializers.Serializer):
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         user = request.user if request is not None else None
-        self.fields["member"].queryset = scope_queryset(_member_model()._default_manager.all(), user)
+        cast(serializers.PrimaryKeyRelatedField, self.fields["member"]).queryset = scope_queryset(
+            _member_model()._default_manager.all(), user
+        )
 
 
 class AccountBalanceSerializer(serializers.ModelSerializer):
@@ -223,8 +226,8 @@ class PostedEntrySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = JournalEntry
-        fields = (*ENTRY_FIELDS, "legs")
-        read_only_fields = fields
+        fields: tuple[str, ...] = (*ENTRY_FIELDS, "legs")
+        read_only_fields: tuple[str, ...] = fields
 
 
 class JournalEntrySerializer(PostedEntrySerializer):
@@ -393,8 +396,10 @@ class TransferInputSerializer(serializers.Serializer):
         request = self.context.get("request")
         user = request.user if request is not None else None
         deposit_accounts = Account.objects.filter(member__isnull=False, type__in=DEPOSIT_ACCOUNT_TYPES)
-        self.fields["from_account"].queryset = scope_queryset(deposit_accounts, user)
-        self.fields["to_account"].queryset = deposit_accounts
+        cast(serializers.PrimaryKeyRelatedField, self.fields["from_account"]).queryset = scope_queryset(
+            deposit_accounts, user
+        )
+        cast(serializers.PrimaryKeyRelatedField, self.fields["to_account"]).queryset = deposit_accounts
 
     def validate(self, attrs):
         if attrs["from_account"].pk == attrs["to_account"].pk:
@@ -438,4 +443,5 @@ class ProblemSerializer(serializers.Serializer):
     detail = serializers.CharField()
     instance = serializers.CharField()
     request_id = serializers.CharField(required=False)
-    errors = ProblemFieldErrorSerializer(many=True, required=False)
+    # A declared field: DRF's metaclass takes it out of the class, Serializer.errors is untouched.
+    errors = ProblemFieldErrorSerializer(many=True, required=False)  # type: ignore[assignment]

@@ -8,6 +8,8 @@ user, also goes down to `post_entry` so the ledger itself refuses a second posti
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -166,7 +168,7 @@ class _AccountPostingView(APIView):
     (`posting_data`) while the rows are locked, so the transaction commits soon after."""
 
     parser_classes = (DecimalJSONParser,)
-    service = staticmethod(services.deposit)
+    service: Callable[..., JournalEntry | Pending] = staticmethod(services.deposit)
 
     def post_posting(self, request, pk):
         data = plain_posting_input(request.data)
@@ -281,8 +283,9 @@ class TransferView(APIView):
         if isinstance(entry, Pending):
             return Response(entry.as_data(), status=status.HTTP_202_ACCEPTED)
         result = entry_with_legs(entry)
-        result.from_account = _account_of(result, data["from_account"].pk)
-        result.to_account = _account_of(result, data["to_account"].pk)
+        # Attributes for TransferResultSerializer only (not fields of JournalEntry).
+        setattr(result, "from_account", _account_of(result, data["from_account"].pk))  # noqa: B010
+        setattr(result, "to_account", _account_of(result, data["to_account"].pk))  # noqa: B010
         # The request in the context keeps another branch's balance out of the reply.
         data = TransferResultSerializer(result, context={"request": request}).data
         return Response(data, status=status.HTTP_201_CREATED)

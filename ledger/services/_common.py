@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from cooperative.exceptions import ValidationFailed
+from cooperative.history import set_change_reason
 from cooperative.models import User
 from cooperative.permissions import require_permission
 
@@ -25,7 +26,7 @@ def as_uuid(value: object) -> uuid.UUID:
         raise AccountNotFound("No such account.") from exc
 
 
-def require(actor: User | None, perm: str, branch_id: object = None) -> None:
+def require(actor: User | None, perm: str, branch_id: uuid.UUID | None = None) -> None:
     """Permission and branch checks. `actor=None` means the system itself (jobs, migrations)."""
     require_permission(actor, perm, branch_id=branch_id, error=NotPermitted, subject="account")
 
@@ -51,6 +52,6 @@ def counter_gl_code(channel: str) -> str:
 def set_status(account: Account, status: str, reason: str, update: list[str]) -> Account:
     ACCOUNT_MACHINE.move(account, status)  # the move must exist in ledger/workflow.py's table
     account.status_reason = reason
-    account._change_reason = reason
+    set_change_reason(account, reason)
     account.save(update_fields=["status", "status_reason", "updated_at", *update])
     return account

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cooperative.exceptions import Conflict, ValidationFailed
+from cooperative.history import set_change_reason
 from cooperative.models import User
 from cooperative.money import money
 
@@ -38,7 +39,7 @@ def place_hold(
             field="amount",
         )
     account.held_amount += amount
-    account._change_reason = f"hold: {reason}"
+    set_change_reason(account, f"hold: {reason}")
     account.save(update_fields=["held_amount", "updated_at"])
     return Hold.objects.create(
         account=account,
@@ -68,6 +69,6 @@ def release_hold(*, hold_id: uuid.UUID, actor: User | None = None, amount: Decim
         hold.status, hold.released_at = Hold.Status.RELEASED, timezone.now()
     hold.save(update_fields=["amount", "status", "released_at", "updated_at"])
     account.held_amount -= release
-    account._change_reason = f"hold released: {hold.reason}"
+    set_change_reason(account, f"hold released: {hold.reason}")
     account.save(update_fields=["held_amount", "updated_at"])
     return hold

@@ -26,6 +26,7 @@ from approvals.models import ApprovalRequest
 from approvals.selectors import approval_checker, approval_required
 from approvals.services import request_approval
 from cooperative.exceptions import DomainError, ValidationFailed
+from cooperative.history import set_change_reason
 from cooperative.models import User
 from cooperative.money import money
 from cooperative.permissions import can_see_row
@@ -117,6 +118,7 @@ def _pending_for(posting_request: PostingRequest) -> Pending:
         .order_by("created_at")
         .first()
     )
+    assert approval is not None  # opened in the transaction that saved the posting request
     return Pending(approval_request=approval, posting_request=posting_request)
 
 
@@ -202,7 +204,7 @@ def _request_posting(
                 requested_by=actor,
                 idempotency_key=idempotency_key or None,
             )
-            posting_request._change_reason = "requested"
+            set_change_reason(posting_request, "requested")
             try:
                 with transaction.atomic():
                     posting_request.save(force_insert=True)
@@ -251,6 +253,7 @@ def _request_posting(
             idempotency_key=idempotency_key,
             visible_to=visible_to,
         )
+    assert to_account_id is not None  # _check_posting_accounts refused a transfer without one
     return _direct.post_transfer(
         from_account_id=account_id,
         to_account_id=to_account_id,
@@ -275,5 +278,5 @@ def finish_posting_request(
 ) -> None:
     posting_request.status = status
     posting_request.completed_at = timezone.now()
-    posting_request._change_reason = reason[:100]
+    set_change_reason(posting_request, reason[:100])
     posting_request.save(update_fields=["status", "completed_at", "updated_at", *fields])
