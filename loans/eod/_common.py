@@ -8,6 +8,8 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import Q
 
+from ledger.models import Transaction
+
 from ..models import Loan, LoanProduct, LoanSchedule
 
 ZERO = Decimal("0.00")
@@ -47,8 +49,6 @@ def later_legs(day: date):
     """Ledger legs with a value date after `day`, undone to read a balance by value date `day`. A
     reversed entry and its reversal are left out: together they net to nothing, and they count as
     never posted (the way out of a refused catch-up reverses repayments and records them again)."""
-    from ledger.models import Transaction
-
     return Transaction.objects.filter(
         value_date__gt=day, entry__reverses__isnull=True, entry__reversed_by__isnull=True
     )

@@ -12,7 +12,9 @@ from django.db.models import F, Sum
 
 from cooperative.exceptions import DomainError
 from cooperative.money import money
+from ledger.models import Account, AccountType
 
+from .. import services
 from ..models import LoanSchedule
 from ._common import ZERO, active_on, later_legs
 
@@ -28,8 +30,6 @@ def auto_debit(day: date) -> dict:
     `record_repayment` (allocation, ledger entry, schedule) with an idempotency key per date and loan,
     inside a savepoint, so one failure (a frozen account, say) is counted and does not stop the rest.
     """
-    from ledger.models import Account, AccountType
-
     result = {"count": 0, "amount": ZERO, "failures": 0}
     due = (
         LoanSchedule.objects.filter(
@@ -45,8 +45,6 @@ def auto_debit(day: date) -> dict:
     rows = [row for row in due if row["due"] and row["due"] > 0]
     if not rows:
         return result
-    from .. import services
-
     savings: dict = {}
     # The account the repayment would debit (`savings_account_of`: the member's first one not closed).
     for account in Account.objects.filter(

@@ -10,6 +10,7 @@ from django.db.models import Count, DecimalField, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from cooperative.money import money
+from ledger.models import AccountType, Side
 
 from ..models import ArrearsBucket, Loan, PortfolioSnapshot
 from ._common import (
@@ -87,8 +88,6 @@ def snapshot(day: date) -> dict:
     repaid in full after `day` still counts on `day`, performing (see `replay_conflicts`). Provision =
     outstanding × the bucket's provision percent, rounded half up to the kobo.
     """
-    from ledger.models import AccountType, Side
-
     buckets = list(ArrearsBucket.objects.all())
     amount = DecimalField(max_digits=18, decimal_places=2)
     groups = (
