@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from cooperative import demo
+
 
 class LoansConfig(AppConfig):
     name = "loans"
@@ -15,8 +17,6 @@ class LoansConfig(AppConfig):
 
         register_action_types()
 
-        from cooperative import demo
-
-        from . import demo as loans_demo
+        from . import demo as loans_demo  # noqa: PLC0415 - in ready(): the seed imports the models
 
         demo.register(loans_demo.seed, order=40)

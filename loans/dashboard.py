@@ -12,6 +12,7 @@ from cooperative.money import format_amount
 from cooperative.permissions import scope_queryset
 
 from .models import Loan, LoanSchedule
+from .reports import par
 
 LIST_TEMPLATE = "cooperative/widgets/list.html"
 MAX_ITEMS = 8
@@ -66,8 +67,6 @@ def loans_due_this_week(request) -> dict:
 
 def par30(request) -> dict:
     """Portfolio at risk (more than 30 days past due) of my branches, from loans.reports.par."""
-    from loans.reports import par
-
     items = []
     for days in (30,):
         ratio = par(user=request.user, days=days)

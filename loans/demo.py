@@ -17,9 +17,13 @@ from decimal import ROUND_DOWN, Decimal
 
 from django.utils import timezone
 
+from approvals.selectors import pending_request_for
+from approvals.services import decide_approval
 from cooperative.exceptions import DomainError
+from ledger.models import Account, AccountType
 
 from . import services
+from .eod import run_end_of_day
 from .models import Loan, LoanProduct
 from .selectors import settlement_quote
 
@@ -109,8 +113,6 @@ def _second_manager(branch, manager):
 
 
 def _savings(member) -> Decimal:
-    from ledger.models import Account, AccountType
-
     account = Account.objects.filter(member=member, type=AccountType.SAVINGS, status="ACTIVE").first()
     return account.available_balance if account else Decimal("0.00")
 
@@ -177,8 +179,6 @@ def seed(*, branch, other_branch, staff, stdout, **_ignored) -> None:
     made += _large_application(asset, members=members, officer=officer, stdout=stdout)
     stdout.write(f"Loans demo: 3 products, {made} loans in every state (some overdue).")
     # Classify the portfolio now, as the nightly job would, so arrears and PAR show at once.
-    from .eod import run_end_of_day
-
     stats = run_end_of_day(as_of=today)
     stdout.write(
         f"Loans demo: end of day for {today}: {stats.get('loans_in_arrears', 0)} loan(s) in arrears."
@@ -213,9 +213,6 @@ def _large_application(product, *, members, officer, stdout) -> int:
 
 def _write_off(loan, *, manager, second_manager) -> None:
     """The manager asks; the second manager approves the write_off request (four-eyes)."""
-    from approvals.selectors import pending_request_for
-    from approvals.services import decide_approval
-
     services.write_off_loan(
         actor=manager, loan_id=loan.pk, reason="No payment in eight months; member left town"
     )

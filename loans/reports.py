@@ -24,6 +24,7 @@ from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from cooperative.exceptions import NotAllowed, ValidationFailed
+from cooperative.models import Branch
 from cooperative.money import money
 from cooperative.permissions import scope_queryset, sees_all_branches, user_branch_ids
 from ledger.statements import escape_cell
@@ -95,8 +96,6 @@ def _check(user) -> None:
 def _scope_label(user) -> str:
     if sees_all_branches(user):
         return "All branches"
-    from cooperative.models import Branch
-
     names = (
         Branch.objects.filter(pk__in=user_branch_ids(user)).order_by("code").values_list("name", flat=True)
     )
@@ -501,10 +500,10 @@ NUMBER_FORMATS = {"money": "#,##0.00", "percent": "0.00", "int": "0"}
 
 def render_xlsx(report: Report) -> bytes:
     """An .xlsx workbook: numbers stay numbers (money with a #,##0.00 format), text is escaped."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
+    from openpyxl import Workbook  # noqa: PLC0415 - heavy, only the .xlsx export needs it
+    from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415 - as above
+    from openpyxl.styles import Font  # noqa: PLC0415 - as above
+    from openpyxl.utils import get_column_letter  # noqa: PLC0415 - as above
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(report.title[:31])

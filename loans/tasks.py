@@ -7,6 +7,8 @@ from datetime import date
 
 from celery import shared_task
 
+from .eod import CatchUpRefused, business_date, run_end_of_day
+
 logger = logging.getLogger(__name__)
 
 
@@ -16,10 +18,8 @@ def run_end_of_day_task(as_of: str | None = None) -> dict:
     redelivered task finds the date processed and does nothing. A catch-up that cannot be replayed
     as daily runs would have fails the task with the reason and the way out (`CatchUpRefused`), logged
     as an error: it fails again every night until someone follows it."""
-    from .eod import CatchUpRefused, business_date, run_end_of_day  # lazy: the engine imports the services
-
     try:
         return run_end_of_day(as_of=date.fromisoformat(as_of) if as_of else business_date())
     except CatchUpRefused as exc:
-        logger.error("end of day refused: %s", exc)  # noqa: TRY400 - the message is the whole story
+        logger.error("end of day refused: %s", exc)  # the message is the whole story (no traceback)
         raise

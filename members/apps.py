@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from cooperative import demo
+
 
 class MembersConfig(AppConfig):
     name = "members"
@@ -7,8 +9,6 @@ class MembersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from cooperative import demo  # noqa: PLC0415 - in ready(): the demo seed needs loaded models
-
         from .demo import seed  # noqa: PLC0415 - members.demo imports the services and so the models
 
         demo.register(seed, order=20)

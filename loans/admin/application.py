@@ -14,9 +14,10 @@ from cooperative.money import format_amount, parse_amount
 from cooperative.permissions import scope_queryset
 from members.models import Member
 
+from .. import selectors, services
 from ..forms import LoanApplicationForm, PreviewError, preview_schedule
 from ..models import LoanProduct
-from .common import _date_or_none, _selectors, _services, _uuid_or_none
+from .common import _date_or_none, _uuid_or_none
 
 
 class LoanApplicationMixin:
@@ -39,7 +40,7 @@ class LoanApplicationMixin:
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                loan = _services().create_application(
+                loan = services.create_application(
                     actor=request.user,
                     member=data["member"],
                     product=data["product"],
@@ -118,7 +119,7 @@ class LoanApplicationMixin:
             principal = parse_amount((params.get("principal") or "").replace(",", ""))
         except (ValueError, ArithmeticError):
             principal = product.min_amount
-        result = _selectors().check_eligibility(member=member, product=product, principal=principal)
+        result = selectors.check_eligibility(member=member, product=product, principal=principal)
         return JsonResponse(
             {
                 "member": f"{member.first_name} {member.last_name} ({member.member_number})",

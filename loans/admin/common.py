@@ -1,14 +1,18 @@
-"""What the loans admin pages share: amounts as text, lazy service/selector modules, the request
-being rendered, small parsers and the schedule table."""
+"""What the loans admin pages share: amounts as text, the request being rendered, small parsers
+and the schedule table."""
 
 from __future__ import annotations
 
+import uuid
 from contextvars import ContextVar
+from datetime import date
 from decimal import Decimal
 
 from django.db.models import Prefetch
 from django.utils.html import format_html, format_html_join
 
+from approvals.models import Approval
+from approvals.selectors import requests_for
 from cooperative.money import amount_in_words, format_amount
 
 from ..models import Loan, LoanPayment
@@ -19,18 +23,6 @@ _current_request: ContextVar = ContextVar("loans_admin_request", default=None)
 MAX_PENDING = 20
 ZERO = Decimal("0.00")
 S = Loan.Status
-
-
-def _services():
-    from loans import services
-
-    return services
-
-
-def _selectors():
-    from loans import selectors
-
-    return selectors
 
 
 def _schedule_table(rows, headers, *, totals) -> str:
@@ -62,9 +54,6 @@ def _approval_requests_of(loan: Loan) -> list:
     buttons and the Approvals panel both show them)."""
     cached = loan.__dict__.get("_admin_approval_requests")
     if cached is None:
-        from approvals.models import Approval
-        from approvals.selectors import requests_for
-
         decisions = Prefetch("approvals", queryset=Approval.objects.select_related("approver"))
         cached = list(requests_for(subject=loan).select_related("requested_by").prefetch_related(decisions))
         loan.__dict__["_admin_approval_requests"] = cached
@@ -79,8 +68,6 @@ def _flatten(fields) -> list[str]:
 
 
 def _uuid_or_none(value):
-    import uuid
-
     try:
         return uuid.UUID(str(value))
     except (TypeError, ValueError):
@@ -88,8 +75,6 @@ def _uuid_or_none(value):
 
 
 def _date_or_none(value):
-    from datetime import date
-
     try:
         return date.fromisoformat(value) if value else None
     except ValueError:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import Exists, OuterRef
 
+from cooperative.models import User
+
 from ..models import ArrearsBucket
 
 
@@ -30,8 +32,6 @@ class OfficerFilter(admin.SimpleListFilter):
     parameter_name = "officer"
 
     def lookups(self, request, model_admin):
-        from cooperative.models import User
-
         visible = model_admin.get_queryset(request)
         if visible.query.where:  # branch-scoped: the branches' loans first, then their officers
             ids = visible.exclude(loan_officer=None).order_by().values("loan_officer").distinct()

@@ -12,11 +12,13 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from approvals.selectors import can_decide, requests_for
 from cooperative.admin_confirm import submit_form
 from cooperative.money import format_amount
 from cooperative.permissions import scope_queryset
 from members.models import Member
 
+from .. import services
 from ..forms import (
     ApplicationChangeForm,
     CommentForm,
@@ -32,7 +34,6 @@ from .common import (
     S,
     _approval_requests_of,
     _disbursement_figures,
-    _services,
 )
 
 
@@ -166,9 +167,6 @@ class LoanLifecycleMixin:
     def buttons_for(self, request, loan: Loan) -> list[dict]:
         """The steps this person may take now. A pending approval request freezes the loan (only
         its deciders get Approve / Reject, which decide that request); the others wait for it."""
-        from approvals.selectors import can_decide
-
-        services = _services()
         pending = [r for r in _approval_requests_of(loan) if r.status == "PENDING"]
         to_decide = next((r for r in pending if r.action_type == "loan_approval"), None)
         buttons = []
@@ -230,8 +228,6 @@ class LoanLifecycleMixin:
 
     def _outcome(self, loan: Loan, spec: LoanAction) -> str:
         """What happened: done, or asked and waiting for the approvers (a policy covers the step)."""
-        from approvals.selectors import requests_for
-
         after = Loan.objects.get(pk=loan.pk)
         waiting = requests_for(subject=after).filter(status="PENDING").order_by("-created_at").first()
         if after.status == loan.status and waiting is not None and spec.name != "edit":
@@ -258,7 +254,6 @@ class LoanLifecycleMixin:
         return TemplateResponse(request, "admin/loans/loan/action.html", context, status=status)
 
     def _call(self, request, loan: Loan, spec: LoanAction, data: dict):
-        services = _services()
         service = getattr(services, spec.service)
         actor = request.user
         if spec.name == "submit":
@@ -313,7 +308,7 @@ class LoanLifecycleMixin:
 
             outcome = submit_form(
                 form,
-                lambda data: _services().remove_guarantor(actor=request.user, guarantor_id=guarantor.pk),
+                lambda data: services.remove_guarantor(actor=request.user, guarantor_id=guarantor.pk),
                 done=done,
                 on_field=False,
             )

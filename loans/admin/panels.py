@@ -11,10 +11,11 @@ from django.utils.html import format_html, format_html_join
 from cooperative.money import format_amount
 from ledger.models import Hold
 
+from .. import selectors
 from ..models import Loan, LoanPayment
 from ..selectors import loan_summary
 from ..workflow import LOAN_MACHINE
-from .common import ZERO, _approval_requests_of, _current_request, _selectors
+from .common import ZERO, _approval_requests_of, _current_request
 
 
 class LoanPanelsMixin:
@@ -191,7 +192,7 @@ class LoanPanelsMixin:
 
     @admin.display(description="Timeline")
     def timeline(self, obj: Loan):
-        events = list(_selectors().loan_timeline(loan=obj).select_related("actor"))
+        events = list(selectors.loan_timeline(loan=obj).select_related("actor"))
         if not events:
             return "Nothing yet."
         return format_html(

@@ -16,9 +16,10 @@ from cooperative.admin_confirm import Confirmation, add_domain_error, submit_for
 from cooperative.exceptions import DomainError
 from cooperative.money import amount_in_words, format_amount
 
+from .. import services
 from ..forms import ReasonForm, RepaymentForm
 from ..models import Loan, LoanPayment
-from .common import MAX_PENDING, PENDING_SESSION_KEY, _date_or_none, _payment_by_key, _services
+from .common import MAX_PENDING, PENDING_SESSION_KEY, _date_or_none, _payment_by_key
 from .lifecycle import LoanAction
 
 
@@ -73,7 +74,7 @@ class LoanRepaymentsMixin:
             return HttpResponseRedirect(change_url)
 
         def post(payload: dict, idempotency_key: str):
-            return _services().record_repayment(
+            return services.record_repayment(
                 actor=request.user,
                 loan_id=loan.pk,
                 amount=Decimal(payload["amount"]),
@@ -118,7 +119,7 @@ class LoanRepaymentsMixin:
         if request.method == "POST":
 
             def reverse_it(data: dict):
-                return _services().reverse_repayment(
+                return services.reverse_repayment(
                     actor=request.user, payment_id=payment.pk, reason=data["reason"]
                 )
 
