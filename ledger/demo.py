@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from . import services
-from .models import Account, AccountType
+from .models import Account, AccountType, JournalEntry
 
 HISTORY_DAYS = 120
 SALARY_DESCRIPTIONS = ("Monthly savings", "Salary savings", "Cash deposit", "Ajo contribution")
@@ -142,6 +142,8 @@ def seed(*, branch, other_branch, staff, stdout, **_ignored) -> None:
         description="Cash deposit (wrong account)",
         idempotency_key=f"demo:mistake:{savings[-1].account_number}",
     )
+    if not isinstance(mistaken, JournalEntry):  # ₦25,000 is far below the cash deposit band
+        raise TypeError("The demo's mistaken deposit was sent for approval.")
     # Reversed by the system: an accountant's reversal waits for a manager's approval (the default
     # policy), and the demo's history is meant to be posted.
     services.reverse_entry(entry_id=mistaken.pk, reason="Posted to the wrong member's account")

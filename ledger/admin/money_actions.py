@@ -121,9 +121,12 @@ class AccountMoneyActionsMixin:
         elif spec.name == "till":
             target = form.cleaned_data["to_account"]
         channel_label = dict(MoneyMovementForm.base_fields["channel"].choices).get(payload.get("channel"), "")
-        action_type = {"withdraw": approval_actions.WITHDRAWAL, "transfer": approval_actions.TRANSFER}.get(
-            spec.name
-        )
+        action_type = {
+            "withdraw": approval_actions.WITHDRAWAL,
+            "transfer": approval_actions.TRANSFER,
+            # Only cash deposits are under the deposit band (ledger.services.deposit).
+            "deposit": approval_actions.DEPOSIT if payload.get("channel") == "cash" else None,
+        }.get(spec.name)
         needs_approval = action_type is not None and approval_required(
             action_type=action_type, amount=amount, branch_id=account.branch_id
         )
@@ -204,7 +207,7 @@ class AccountMoneyActionsMixin:
         )
 
     def _call_service(self, request, account, payload, amount, idempotency_key) -> JournalEntry | Pending:
-        """Deposits post at once; withdrawals and transfers above the policy band wait for approval."""
+        """Cash deposits, withdrawals and transfers above their policy band wait for approval."""
         common = {
             "amount": amount,
             "actor": request.user,
