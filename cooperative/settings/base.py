@@ -357,6 +357,9 @@ LEDGER_ACCOUNT_DEFAULTS = {
     "SHARES": {"minimum_balance": "0.00"},
     "CASH": {"minimum_balance": "0.00"},
 }
+# The absolute ceiling per posting (ledger.services.post_entry): an entry moving more is refused
+# outright, whoever posts it (docs/members-and-ledger.md, "Money controls").
+POSTING_CEILING = Decimal(env("POSTING_CEILING", default="100000000.00"))
 # Large-cash report (ledger/large_cash.py, docs/large-cash.md): cash movements at or above the
 # threshold of the member's category are listed for the currency transaction report; several cash
 # deposits each just below it (within the margin) by one member inside the window are flagged.
