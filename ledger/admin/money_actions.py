@@ -24,6 +24,7 @@ from cooperative.permissions import scope_queryset
 
 from .. import approval_actions, services
 from ..forms import MoneyMovementForm, StatementForm, TillCashForm, TillDayForm, TransferForm
+from ..kyc import kyc_notice
 from ..models import Account, AccountType, JournalEntry, PostingRequest
 from ..selectors import till_day_summary
 from ..services import DEPOSIT_ACCOUNT_TYPES, Pending
@@ -109,7 +110,13 @@ class AccountMoneyActionsMixin:
     def _form_page(self, request, account: Account, spec: MoneyAction, form, status: int = 200):
         title = f"{spec.label} – {account.account_number}"
         context = self._context(
-            request, account, title, form=form, action=spec, media=self.media + form.media
+            request,
+            account,
+            title,
+            form=form,
+            action=spec,
+            media=self.media + form.media,
+            kyc=kyc_notice(account),
         )
         return TemplateResponse(request, "admin/ledger/account/money_form.html", context, status=status)
 
@@ -143,6 +150,7 @@ class AccountMoneyActionsMixin:
             channel=channel_label,
             description=payload["description"],
             needs_approval=needs_approval,
+            kyc=kyc_notice(account),
         )
         return TemplateResponse(request, "admin/ledger/account/money_confirm.html", context)
 

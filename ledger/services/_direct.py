@@ -22,6 +22,7 @@ from cooperative.exceptions import Conflict, ValidationFailed
 from cooperative.models import User
 from cooperative.permissions import can_see_row
 
+from .. import kyc
 from ..exceptions import AccountNotEmpty, AccountNotFound, AccountNotVisible, AlreadyReversed
 from ..lock_objects import BranchGL, accounts_for_update
 from ..models import Account, JournalEntry, Side
@@ -155,8 +156,15 @@ def post_deposit(
 ) -> JournalEntry:
     """Member pays in: debit teller cash (or bank), credit the member's account.
 
-    `approval_gate`: see `post_withdrawal` (the safe `deposit` routes a cash deposit above the
+    The member's KYC tier limits are checked on the locked account first (`ledger.kyc`), then
+    `approval_gate` (see `post_withdrawal`; the safe `deposit` routes a cash deposit above the
     deposit band to an approval that way)."""
+
+    def checks(account: Account) -> None:
+        kyc.check_deposit(account, amount)
+        if approval_gate is not None:
+            approval_gate(account)
+
     return counter_movement(
         kind=JournalEntry.Kind.DEPOSIT,
         member_side=Side.CREDIT,
@@ -171,7 +179,7 @@ def post_deposit(
         visible_to=visible_to,
         companion=companion,
         default_narration="Deposit",
-        gate=approval_gate,
+        gate=checks,
     )
 
 
