@@ -87,8 +87,8 @@ def _check_ceiling(total: Decimal) -> None:
     if total > settings.POSTING_CEILING:
         raise AboveCeiling(
             f"{format_amount(total)} is above the ceiling of {format_amount(settings.POSTING_CEILING)} "
-            "for one posting; check the amount (a larger sum is posted in several entries, with "
-            "head office's agreement).",
+            "for one posting; check the amount (only an administrator can raise the ceiling, "
+            "setting POSTING_CEILING).",
             field="amount",
         )
 
