@@ -48,6 +48,7 @@ _actions: dict[str, ActionType] = {}
 KNOWN_LABELS = {
     "loan_approval": "Loan approval",
     "loan_disbursement": "Loan disbursement",
+    "deposit": "Cash deposit",
     "withdrawal": "Withdrawal",
     "transfer": "Transfer",
     "account_closure": "Account closure",

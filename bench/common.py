@@ -40,6 +40,7 @@ def bench_environment(url: str) -> dict[str, str]:
         "REQUIRE_STAFF_MFA": "false",
         "REDIS_URL": os.environ.get("BENCH_REDIS_URL", ""),
         "LOG_LEVEL": "WARNING",
+        "KYC_TIER_LIMITS": "false",  # not about KYC: bench members are bare rows (tier I)
     }
 
 

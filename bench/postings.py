@@ -58,6 +58,7 @@ def server_env(database_url: str, redis_url: str) -> dict[str, str]:
         DJANGO_DEBUG="false",
         DJANGO_SECRET_KEY=env.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        KYC_TIER_LIMITS="false",  # not about KYC: bench members are bare rows (tier I)
         DJANGO_SECURE_SSL_REDIRECT="false",
         REQUIRE_STAFF_MFA="false",
         COOP_BENCH_BASELINE="true",

@@ -3,12 +3,13 @@ approver decides. Registered in LedgerConfig.ready() (approvals imports no domai
 
 | action type | subject | when (default policy bands, editable) | on final approval |
 |---|---|---|---|
+| deposit | PostingRequest | cash deposits above ₦5,000,000 (bank: never) | the deposit is posted |
 | withdrawal | PostingRequest | above ₦500,000 | the withdrawal is posted |
 | transfer | PostingRequest | above ₦1,000,000 | the transfer is posted |
 | account_closure | Account | any closure of an account that still holds money | swept and closed |
 | reversal | JournalEntry | every reversal | the mirror entry is posted |
 
-The requests are filed by the safe money services themselves (`ledger.services.withdraw`,
+The requests are filed by the safe money services themselves (`ledger.services.deposit`, `withdraw`,
 `transfer`, `close_account`, `reverse_entry`; see `ledger.services.posting_requests`).
 
 Who acts on approval: the *requester*. The final approval posts what the requester asked for, with
@@ -35,6 +36,7 @@ from .models import JournalEntry, PostingRequest
 from .services import _direct, as_uuid
 from .services.posting_requests import (
     ACCOUNT_CLOSURE,
+    DEPOSIT,
     REVERSAL,
     TRANSFER,
     WITHDRAWAL,
@@ -46,13 +48,14 @@ from .services.posting_requests import (
 def _locked_posting_request(request: ApprovalRequest) -> PostingRequest:
     posting_request = posting_request_for_update(request.object_id).first()
     if posting_request is None:
-        raise Conflict("The withdrawal or transfer behind this request no longer exists.")
+        raise Conflict("The deposit, withdrawal or transfer behind this request no longer exists.")
     return posting_request
 
 
 def on_posting_approved(request: ApprovalRequest, actor: User | None) -> None:
-    """Post the withdrawal or transfer, once, as the requester (their permission is checked again).
-    A refusal (insufficient funds now, frozen account, lost permission) rolls the decision back."""
+    """Post the deposit, withdrawal or transfer, once, as the requester (their permission is checked
+    again). A refusal (insufficient funds now, frozen account, lost permission, a KYC tier limit)
+    rolls the decision back."""
     posting_request = _locked_posting_request(request)
     if posting_request.status == PostingRequest.Status.POSTED:
         record_result(request, posting_request.entry)
@@ -68,7 +71,11 @@ def on_posting_approved(request: ApprovalRequest, actor: User | None) -> None:
         "description": posting_request.description,
         "idempotency_key": posting_request.approval_key,
     }
-    if posting_request.kind == PostingRequest.Kind.WITHDRAWAL:
+    if posting_request.kind == PostingRequest.Kind.DEPOSIT:
+        entry = _direct.post_deposit(
+            account_id=posting_request.account_id, channel=posting_request.channel, **common
+        )
+    elif posting_request.kind == PostingRequest.Kind.WITHDRAWAL:
         entry = _direct.post_withdrawal(
             account_id=posting_request.account_id, channel=posting_request.channel, **common
         )
@@ -144,6 +151,18 @@ def on_reversal_approved(request: ApprovalRequest, actor: User | None) -> None:
 
 
 def register_action_types() -> None:
+    # A waiting deposit holds nothing, so releasing its (absent) hold on a rejection, cancellation or
+    # expiry is a no-op; the callbacks only close the request.
+    register(
+        ActionType(
+            code=DEPOSIT,
+            label="Cash deposit",
+            on_approved=on_posting_approved,
+            on_rejected=on_posting_rejected,
+            on_cancelled=on_posting_cancelled,
+            summary=posting_summary,
+        )
+    )
     register(
         ActionType(
             code=WITHDRAWAL,
@@ -181,4 +200,4 @@ def register_action_types() -> None:
     )
 
 
-__all__ = ["ACCOUNT_CLOSURE", "REVERSAL", "TRANSFER", "WITHDRAWAL", "register_action_types"]
+__all__ = ["ACCOUNT_CLOSURE", "DEPOSIT", "REVERSAL", "TRANSFER", "WITHDRAWAL", "register_action_types"]

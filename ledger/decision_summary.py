@@ -60,8 +60,9 @@ def posting_summary(request: ApprovalRequest, user: User) -> dict:
         ("Amount", format_naira(posting_request.amount)),
         ("In words", amount_in_words(posting_request.amount, account.currency)),
         *_account_rows(account),
-        ("Withdrawn today", format_naira(withdrawn_on(account, timezone.localdate()))),
     ]
+    if posting_request.kind != PostingRequest.Kind.DEPOSIT:
+        rows.append(("Withdrawn today", format_naira(withdrawn_on(account, timezone.localdate()))))
     if posting_request.to_account_id:
         target = posting_request.to_account
         assert target is not None  # to_account_id is set

@@ -14,8 +14,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from . import services
-from .models import Account, AccountType
+from . import kyc, services
+from .models import Account, AccountType, JournalEntry
 
 HISTORY_DAYS = 120
 SALARY_DESCRIPTIONS = ("Monthly savings", "Salary savings", "Cash deposit", "Ajo contribution")
@@ -77,6 +77,13 @@ DEMO_TILL_FLOAT = Decimal("50000.00")
 
 
 def seed(*, branch, other_branch, staff, stdout, **_ignored) -> None:
+    # The demo's history is not about KYC: most demo members are still tier I (KYC pending), and
+    # their savings built up over months would cross the tier limits.
+    with kyc.limits_suspended():
+        _seed(branch=branch, other_branch=other_branch, staff=staff, stdout=stdout)
+
+
+def _seed(*, branch, other_branch, staff, stdout) -> None:
     for each in (branch, other_branch):
         services.bootstrap_branch_ledger(branch_id=each.pk)
 
@@ -145,6 +152,8 @@ def seed(*, branch, other_branch, staff, stdout, **_ignored) -> None:
         description="Cash deposit (wrong account)",
         idempotency_key=f"demo:mistake:{savings[-1].account_number}",
     )
+    if not isinstance(mistaken, JournalEntry):  # ₦25,000 is far below the cash deposit band
+        raise TypeError("The demo's mistaken deposit was sent for approval.")
     # Reversed by the system: an accountant's reversal waits for a manager's approval (the default
     # policy), and the demo's history is meant to be posted.
     services.reverse_entry(entry_id=mistaken.pk, reason="Posted to the wrong member's account")

@@ -44,3 +44,16 @@ class AccountNotVisible(LookupError):
 
     Not a DomainError on purpose: the API answers it as a 404 exactly like an unknown id, and an
     idempotent request does not store it as its outcome (see cooperative/idempotency.py)."""
+
+
+class AboveCeiling(ValidationFailed):
+    """A posting above the absolute ceiling per posting (setting POSTING_CEILING): refused outright,
+    never sent for approval (a typo such as ₦25,000,000,000 for ₦25,000)."""
+
+    title = "Above the posting ceiling"
+
+
+class KycTierLimitExceeded(Conflict):
+    """A deposit beyond the member's KYC tier (single deposit or balance limit, KYC_TIER_LIMITS)."""
+
+    title = "KYC tier limit exceeded"

@@ -324,17 +324,19 @@ class Hold(TimeStampedModel):
 
 
 class PostingRequest(TimeStampedModel):
-    """A withdrawal or transfer waiting for approval (the subject of its `ApprovalRequest`).
+    """A withdrawal, transfer or cash deposit waiting for approval (the subject of its
+    `ApprovalRequest`).
 
     Keeps what the teller asked for, so the final approval posts exactly that through the normal
     services (`ledger.approval_actions`), once: the posting's idempotency key is derived from this
-    row's id. While it waits, a hold reserves the amount on the paying account, so the money cannot
-    be spent meanwhile; the hold is released on rejection, cancellation or expiry and consumed by
-    the posting."""
+    row's id. While a withdrawal or transfer waits, a hold reserves the amount on the paying account,
+    so the money cannot be spent meanwhile; the hold is released on rejection, cancellation or
+    expiry and consumed by the posting. A deposit holds nothing (no money leaves the account)."""
 
     class Kind(models.TextChoices):
         WITHDRAWAL = "WITHDRAWAL", "Withdrawal"
         TRANSFER = "TRANSFER", "Transfer"
+        DEPOSIT = "DEPOSIT", "Deposit"
 
     class Status(models.TextChoices):
         PENDING = "PENDING", "Pending approval"
@@ -381,7 +383,7 @@ class PostingRequest(TimeStampedModel):
             ),
             models.CheckConstraint(
                 condition=(Q(kind="TRANSFER") & Q(to_account__isnull=False))
-                | (Q(kind="WITHDRAWAL") & Q(to_account__isnull=True)),
+                | (Q(kind__in=["WITHDRAWAL", "DEPOSIT"]) & Q(to_account__isnull=True)),
                 name="postingrequest_transfer_has_destination",
             ),
             models.CheckConstraint(

@@ -67,3 +67,16 @@ def search_members(queryset: QuerySet[Member], term: str) -> QuerySet[Member]:
     format (0803..., +234803..., 803..., with spaces or dashes), BVN or NIN (exact), email."""
     condition = search_condition(term)
     return queryset if condition is None else queryset.filter(condition)
+
+
+def kyc_tier(member_id) -> int:
+    """The member's CBN KYC tier, from what has been verified (the ledger's deposit limits ask it).
+
+    There is no separate "BVN verified" flag: a reviewer verifies the KYC as a whole, and the
+    identity numbers on file say how far it goes. VERIFIED with BVN and NIN: tier III (full KYC);
+    VERIFIED with a BVN only: tier II; anything else (pending, rejected, verified on a NIN alone):
+    tier I."""
+    row = Member.objects.filter(pk=member_id).values("kyc_status", "bvn_hash", "nin_hash").first()
+    if row is None or row["kyc_status"] != Member.KycStatus.VERIFIED or not row["bvn_hash"]:
+        return 1
+    return 3 if row["nin_hash"] else 2

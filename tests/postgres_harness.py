@@ -45,9 +45,10 @@ def _seed(module: str, function: str) -> None:
 
 
 def restore_default_policies() -> None:
-    """The default approval policies (approvals 0002); one query when they are there."""
+    """The default approval policies (approvals 0002, 0004); one query when they are there."""
     if not ApprovalPolicy.objects.filter(action_type="reversal").exists():
         _seed("approvals.migrations.0002_default_policies", "create_policies")
+        _seed("approvals.migrations.0004_default_deposit_policy", "create_policies")
         policies_changed()
 
 

@@ -386,6 +386,16 @@ LEDGER_ACCOUNT_DEFAULTS = {
     "SHARES": {"minimum_balance": "0.00"},
     "CASH": {"minimum_balance": "0.00"},
 }
+# The absolute ceiling per posting (ledger.services.post_entry): an entry moving more is refused
+# outright, whoever posts it (docs/members-and-ledger.md, "Money controls").
+POSTING_CEILING = Decimal(env("POSTING_CEILING", default="100000000.00"))
+# Tiered KYC (ledger/kyc.py; CBN three-tiered KYC defaults): deposits beyond the member's tier are
+# refused. Tier I (KYC not verified), tier II (verified with a BVN); tier III (BVN and NIN) has none.
+KYC_TIER_LIMITS = env.bool("KYC_TIER_LIMITS", default=True)
+KYC_TIER1_MAX_DEPOSIT = Decimal(env("KYC_TIER1_MAX_DEPOSIT", default="50000.00"))
+KYC_TIER1_MAX_BALANCE = Decimal(env("KYC_TIER1_MAX_BALANCE", default="300000.00"))
+KYC_TIER2_MAX_DEPOSIT = Decimal(env("KYC_TIER2_MAX_DEPOSIT", default="100000.00"))
+KYC_TIER2_MAX_BALANCE = Decimal(env("KYC_TIER2_MAX_BALANCE", default="500000.00"))
 # Large-cash report (ledger/large_cash.py, docs/large-cash.md): cash movements at or above the
 # threshold of the member's category are listed for the currency transaction report; several cash
 # deposits each just below it (within the margin) by one member inside the window are flagged.

@@ -26,6 +26,7 @@ from cooperative.permissions import scope_queryset
 
 from .. import approval_actions, services
 from ..forms import MoneyMovementForm, StatementForm, TillCashForm, TillDayForm, TransferForm
+from ..kyc import kyc_notice
 from ..models import Account, AccountType, JournalEntry, PostingRequest
 from ..selectors import till_day_summary
 from ..services import DEPOSIT_ACCOUNT_TYPES, Pending
@@ -121,7 +122,13 @@ class AccountMoneyActionsMixin(_Base):
     def _form_page(self, request, account: Account, spec: MoneyAction, form, status: int = 200):
         title = f"{spec.label} – {account.account_number}"
         context = self._context(
-            request, account, title, form=form, action=spec, media=self.media + form.media
+            request,
+            account,
+            title,
+            form=form,
+            action=spec,
+            media=self.media + form.media,
+            kyc=kyc_notice(account),
         )
         return TemplateResponse(request, "admin/ledger/account/money_form.html", context, status=status)
 
@@ -135,9 +142,12 @@ class AccountMoneyActionsMixin(_Base):
         channel_field = cast(forms.ChoiceField, MoneyMovementForm.base_fields["channel"])
         # Django normalises choices to (value, label) pairs; the stubs type the getter as the setter's input.
         channel_label = dict(channel_field.choices).get(payload.get("channel"), "")  # type: ignore[arg-type]
-        action_type = {"withdraw": approval_actions.WITHDRAWAL, "transfer": approval_actions.TRANSFER}.get(
-            spec.name
-        )
+        action_type = {
+            "withdraw": approval_actions.WITHDRAWAL,
+            "transfer": approval_actions.TRANSFER,
+            # Only cash deposits are under the deposit band (ledger.services.deposit).
+            "deposit": approval_actions.DEPOSIT if payload.get("channel") == "cash" else None,
+        }.get(spec.name)
         needs_approval = action_type is not None and approval_required(
             action_type=action_type, amount=amount, branch_id=account.branch_id
         )
@@ -154,6 +164,7 @@ class AccountMoneyActionsMixin(_Base):
             channel=channel_label,
             description=payload["description"],
             needs_approval=needs_approval,
+            kyc=kyc_notice(account),
         )
         return TemplateResponse(request, "admin/ledger/account/money_confirm.html", context)
 
@@ -218,7 +229,7 @@ class AccountMoneyActionsMixin(_Base):
         )
 
     def _call_service(self, request, account, payload, amount, idempotency_key) -> JournalEntry | Pending:
-        """Deposits post at once; withdrawals and transfers above the policy band wait for approval."""
+        """Cash deposits, withdrawals and transfers above their policy band wait for approval."""
         common = {
             "amount": amount,
             "actor": request.user,

@@ -214,10 +214,12 @@ class AccountDepositView(_AccountPostingView):
         summary="Deposit into a member account",
         description="Debits teller cash (channel `cash`: the calling staff member's till in the account's "
         "branch; the branch's vault for a partner system) or the branch's bank account (`bank`) and "
-        "credits the member. Needs `ledger.post_transaction` and an Idempotency-Key.",
+        "credits the member. Needs `ledger.post_transaction` and an Idempotency-Key. Above the cash "
+        "deposit approval band (default ₦5,000,000; channel `cash` only) nothing is posted: the reply "
+        "is 202 with the approval request to follow (GET /api/v1/approvals/{id}/).",
         parameters=[ACCOUNT_ID, IDEMPOTENCY_KEY_PARAMETER],
         request=AccountPostingInputSerializer,
-        responses={201: AccountPostingSerializer, **POSTING_ERRORS},
+        responses={201: AccountPostingSerializer, 202: LedgerPendingApprovalSerializer, **POSTING_ERRORS},
     )
     @idempotent(record_after=True)  # every write is the ledger's, keyed by the same key
     def post(self, request, pk):

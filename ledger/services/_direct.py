@@ -1,6 +1,7 @@
 """Postings made as asked, with no approval routing. Private to the ledger.
 
-The public money functions of `ledger.services` (withdraw, transfer, close_account, reverse_entry)
+The public money functions of `ledger.services` (deposit, withdraw, transfer, close_account,
+reverse_entry)
 are the safe ones: they route through the approval policy and call these only when no approval is
 needed (below the band, or the system acting); `ledger.approval_actions` calls them once a request
 is approved, as the requester. Nothing else may: a caller here skips the four-eyes rule. Every
@@ -21,6 +22,7 @@ from cooperative.exceptions import Conflict, ValidationFailed
 from cooperative.models import User
 from cooperative.permissions import can_see_row
 
+from .. import kyc
 from ..exceptions import AccountNotEmpty, AccountNotFound, AccountNotVisible, AlreadyReversed
 from ..lock_objects import BranchGL, accounts_for_update
 from ..models import Account, JournalEntry, Side
@@ -135,6 +137,49 @@ def between_two_accounts(
         actor=actor,
         idempotency_key=idempotency_key,
         guard=guard,
+    )
+
+
+def post_deposit(
+    *,
+    account_id: uuid.UUID,
+    amount: Decimal,
+    actor: User | None = None,
+    description: str = "",
+    channel: str = "cash",
+    idempotency_key: str | None = None,
+    value_date: date | None = None,
+    branch_id: uuid.UUID | None = None,
+    visible_to: User | None = None,
+    companion: CompanionRow | None = None,
+    approval_gate: Callable[[Account], None] | None = None,
+) -> JournalEntry:
+    """Member pays in: debit teller cash (or bank), credit the member's account.
+
+    The member's KYC tier limits are checked on the locked account first (`ledger.kyc`), then
+    `approval_gate` (see `post_withdrawal`; the safe `deposit` routes a cash deposit above the
+    deposit band to an approval that way)."""
+
+    def checks(account: Account) -> None:
+        kyc.check_deposit(account, amount)
+        if approval_gate is not None:
+            approval_gate(account)
+
+    return counter_movement(
+        kind=JournalEntry.Kind.DEPOSIT,
+        member_side=Side.CREDIT,
+        account_id=account_id,
+        amount=amount,
+        actor=actor,
+        description=description,
+        channel=channel,
+        idempotency_key=idempotency_key,
+        value_date=value_date,
+        branch_id=branch_id,
+        visible_to=visible_to,
+        companion=companion,
+        default_narration="Deposit",
+        gate=checks,
     )
 
 

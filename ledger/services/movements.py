@@ -1,11 +1,12 @@
 """Money between member accounts, the counter and the branch's cash: deposit, withdraw, transfer,
 and cash between a branch's vault and its tills. Each is the one entry point for its use case (the
-API, the admin and other apps call these): withdraw and transfer route through the approval policy
-(`posting_requests`) and answer the posted entry or the `Pending` request."""
+API, the admin and other apps call these): deposit (in cash), withdraw and transfer route through the
+approval policy (`posting_requests`) and answer the posted entry or the `Pending` request."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
@@ -14,11 +15,11 @@ from cooperative.models import User
 from cooperative.money import money
 
 from ..exceptions import InsufficientFunds
-from ..models import AccountType, JournalEntry, PostingRequest, Side
+from ..models import Account, AccountType, JournalEntry, PostingRequest
 from ..posting_sql import CompanionRow
 from . import _direct
 from ._common import as_uuid, require
-from .posting_requests import TRANSFER, WITHDRAWAL, Pending, post_or_request
+from .posting_requests import DEPOSIT, TRANSFER, WITHDRAWAL, Pending, post_or_request
 
 
 def deposit(
@@ -33,26 +34,48 @@ def deposit(
     branch_id: uuid.UUID | None = None,
     visible_to: User | None = None,
     companion: CompanionRow | None = None,
-) -> JournalEntry:
+) -> JournalEntry | Pending:
     """Member pays in: debit teller cash (or bank), credit the member's account.
 
+    Posted at once (a JournalEntry) when no policy band applies; a cash deposit above the deposit
+    band posts nothing: a PostingRequest waits for approval (`Pending`; nothing is held, a deposit
+    takes no money from the account). Bank-channel deposits (money already received on the
+    cooperative's bank account, matched on its statement) are not under the deposit band; the
+    ceiling per posting and the KYC tier limits hold for both channels.
     `branch_id`, when given, must be the account's branch (checked on the locked row).
     `visible_to`: see `_member_account_guard` (the API passes the caller). `companion`: see
-    `post_entry`."""
-    return _direct.counter_movement(
-        kind=JournalEntry.Kind.DEPOSIT,
-        member_side=Side.CREDIT,
+    `post_entry` (written only when the deposit is posted). `value_date` applies to a deposit
+    posted at once."""
+
+    def post(gate: Callable[[Account], None] | None) -> JournalEntry:
+        return _direct.post_deposit(
+            account_id=account_id,
+            amount=amount,
+            actor=actor,
+            description=description,
+            channel=channel,
+            idempotency_key=idempotency_key,
+            value_date=value_date,
+            branch_id=branch_id,
+            visible_to=visible_to,
+            companion=companion,
+            approval_gate=gate,
+        )
+
+    if channel != "cash":
+        return post(None)
+    return post_or_request(
+        DEPOSIT,
+        post,
+        kind=PostingRequest.Kind.DEPOSIT,
         account_id=account_id,
+        to_account_id=None,
         amount=amount,
         actor=actor,
         description=description,
         channel=channel,
         idempotency_key=idempotency_key,
-        value_date=value_date,
-        branch_id=branch_id,
         visible_to=visible_to,
-        companion=companion,
-        default_narration="Deposit",
     )
 
 

@@ -15,14 +15,16 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from cooperative.exceptions import DomainError, ValidationFailed
 from cooperative.models import User
-from cooperative.money import MAX_AMOUNT, money
+from cooperative.money import MAX_AMOUNT, format_amount, money
 
 from ..exceptions import (
+    AboveCeiling,
     AccountNotActive,
     AccountNotFound,
     CurrencyMismatch,
@@ -62,7 +64,7 @@ def _new_reference() -> str:
     return f"JE{timezone.localdate():%y%m%d}{secrets.token_hex(5).upper()}"
 
 
-def _check_lines(lines: Sequence[Line]) -> None:
+def _check_lines(lines: Sequence[Line]) -> Decimal:
     if len(lines) < 2:
         raise UnbalancedEntry("A journal entry needs at least two legs.")
     for line in lines:
@@ -76,6 +78,19 @@ def _check_lines(lines: Sequence[Line]) -> None:
     credits = sum((ln.amount for ln in lines if ln.side == Side.CREDIT), Decimal("0.00"))
     if debits != credits:
         raise UnbalancedEntry(f"Debits {debits} do not equal credits {credits}.")
+    return debits
+
+
+def _check_ceiling(total: Decimal) -> None:
+    """The absolute ceiling per posting (settings.POSTING_CEILING): no entry, whoever posts it,
+    moves more in one go; it is refused outright, never sent for approval."""
+    if total > settings.POSTING_CEILING:
+        raise AboveCeiling(
+            f"{format_amount(total)} is above the ceiling of {format_amount(settings.POSTING_CEILING)} "
+            "for one posting; check the amount (only an administrator can raise the ceiling, "
+            "setting POSTING_CEILING).",
+            field="amount",
+        )
 
 
 def post_entry(
@@ -95,7 +110,8 @@ def post_entry(
 ) -> JournalEntry:
     """Write one balanced journal entry. The single choke point for every movement of money.
 
-    Rules: at least two legs, each amount > 0 with at most two decimals, debits == credits; every
+    Rules: at least two legs, each amount > 0 with at most two decimals, debits == credits, the
+    entry's total at most `settings.POSTING_CEILING` (reversals excepted); every
     account ACTIVE and in one currency; a member's deposit account never goes below
     balance − holds − minimum (available) when it is debited; daily withdrawal limits hold.
     Idempotent on `idempotency_key`: a second call with the same key returns the first entry.
@@ -109,7 +125,9 @@ def post_entry(
     `companion` (PostgreSQL writer only): a row of the caller's, built from the entry about to be
     written, inserted by the same statement (see `posting_sql.CompanionRow`).
     """
-    _check_lines(lines)
+    total = _check_lines(lines)
+    if reverses is None:  # a reversal mirrors an entry that passed the ceiling of its day
+        _check_ceiling(total)
     arguments = {
         "kind": kind,
         "lines": lines,

@@ -2,7 +2,9 @@
 
 A withdrawal or transfer above its policy band becomes a `PostingRequest`: the amount is held on the
 paying account when it is asked for (so it cannot be spent meanwhile, and a request beyond the
-available balance is refused at once), and an approval request is opened. The hold is released on
+available balance is refused at once), and an approval request is opened. A cash deposit above its
+band becomes one too, with nothing held (no money leaves the member's account; the cash stays
+with the teller until the deposit is approved and posted). The hold is released on
 rejection, cancellation or expiry, and just before the posting, in the same transaction, on
 approval (`ledger.approval_actions`). The posting's idempotency key is derived from the
 PostingRequest's id, so a retried callback never posts twice.
@@ -35,13 +37,13 @@ from ..exceptions import AccountNotActive, AccountNotFound, AccountNotVisible, C
 from ..lock_objects import accounts_for_update
 from ..models import Account, Hold, JournalEntry, PostingRequest
 from ..selectors import member_display
-from . import _direct
 from ._common import DEPOSIT_ACCOUNT_TYPES, as_uuid, counter_gl_code, member_deposit_account, require
 from .holds import place_hold, release_hold
 
 # The ledger's action types in the approvals registry (ledger.approval_actions registers them).
 WITHDRAWAL = "withdrawal"
 TRANSFER = "transfer"
+DEPOSIT = "deposit"
 ACCOUNT_CLOSURE = "account_closure"
 REVERSAL = "reversal"
 
@@ -102,17 +104,26 @@ def post_or_request(
     try:
         return post(_gate(action_type, request["amount"]))
     except _ApprovalNeeded:
-        return _request_posting(actor=actor, **request)
+        return _request_posting(post, actor=actor, **request)
 
 
 class _NoApprovalAfterAll(Exception):
-    """Internal: the policy changed between the cheap check and the request; act at once."""
+    """Internal: the policy changed between the cheap check and the request; post at once
+    (`post(None)`, the posting without the approval gate)."""
+
+
+# The approval action type of each kind of PostingRequest.
+ACTION_OF_KIND: dict[str, str] = {
+    PostingRequest.Kind.WITHDRAWAL: WITHDRAWAL,
+    PostingRequest.Kind.TRANSFER: TRANSFER,
+    PostingRequest.Kind.DEPOSIT: DEPOSIT,
+}
 
 
 def _pending_for(posting_request: PostingRequest) -> Pending:
     approval = (
         ApprovalRequest.objects.filter(
-            action_type=WITHDRAWAL if posting_request.kind == PostingRequest.Kind.WITHDRAWAL else TRANSFER,
+            action_type=ACTION_OF_KIND[posting_request.kind],
             object_id=str(posting_request.pk),
         )
         .order_by("created_at")
@@ -141,7 +152,7 @@ def _check_posting_accounts(
         raise ValidationFailed(
             f"Account {account.account_number} is not a member savings, shares or cash account."
         )
-    if kind == PostingRequest.Kind.WITHDRAWAL:
+    if kind in (PostingRequest.Kind.WITHDRAWAL, PostingRequest.Kind.DEPOSIT):
         require(actor, "ledger.post_transaction", account.branch_id)
         counter_gl_code(channel)
         target = None
@@ -162,6 +173,7 @@ def _check_posting_accounts(
 
 
 def _request_posting(
+    post: Callable[..., JournalEntry],
     *,
     kind: str,
     account_id: uuid.UUID,
@@ -214,22 +226,24 @@ def _request_posting(
                     raise
                 return _pending_for(earlier)
             label = posting_request.get_kind_display()
-            hold = place_hold(
-                account_id=account.pk,
-                amount=amount,
-                reason=f"{label} awaiting approval",
-                reference=posting_request.approval_key,
-            )
-            posting_request.hold = hold
-            posting_request.save(update_fields=["hold", "updated_at"])
+            if kind != PostingRequest.Kind.DEPOSIT:  # a deposit takes nothing from the account
+                hold = place_hold(
+                    account_id=account.pk,
+                    amount=amount,
+                    reason=f"{label} awaiting approval",
+                    reference=posting_request.approval_key,
+                )
+                posting_request.hold = hold
+                posting_request.save(update_fields=["hold", "updated_at"])
             to_text = f" to {target.account_number}" if target is not None else ""
+            direction = "into" if kind == PostingRequest.Kind.DEPOSIT else "from"
             approval = request_approval(
-                action_type=WITHDRAWAL if kind == PostingRequest.Kind.WITHDRAWAL else TRANSFER,
+                action_type=ACTION_OF_KIND[kind],
                 subject=posting_request,
                 amount=amount,
                 branch_id=account.branch_id,
                 requested_by=actor,
-                title=f"{label} from {account.account_number}{to_text}",
+                title=f"{label} {direction} {account.account_number}{to_text}",
                 member_display=member_display(account),
                 reason=description or "",
                 metadata={
@@ -243,25 +257,7 @@ def _request_posting(
             return Pending(approval_request=approval, posting_request=posting_request)
     except _NoApprovalAfterAll:
         pass
-    if kind == PostingRequest.Kind.WITHDRAWAL:
-        return _direct.post_withdrawal(
-            account_id=account_id,
-            amount=amount,
-            actor=actor,
-            description=description,
-            channel=channel,
-            idempotency_key=idempotency_key,
-            visible_to=visible_to,
-        )
-    assert to_account_id is not None  # _check_posting_accounts refused a transfer without one
-    return _direct.post_transfer(
-        from_account_id=account_id,
-        to_account_id=to_account_id,
-        amount=amount,
-        actor=actor,
-        description=description,
-        idempotency_key=idempotency_key,
-    )
+    return post(None)
 
 
 def release_posting_hold(posting_request: PostingRequest) -> None:

@@ -41,12 +41,6 @@ MARCH = {"date_from": date(2026, 3, 1), "date_to": date(2026, 3, 31)}
 # starts above it.
 
 
-@pytest.fixture(autouse=True)
-def _no_kyc_tier_limits(settings):
-    # Not about KYC: large deposits by members whose KYC is on file (a no-op until tier limits exist).
-    settings.KYC_TIER_LIMITS = False
-
-
 @contextmanager
 def posted_on(day: date, hour: int = 10):
     """Post as if the clock said `day` at `hour` o'clock in Lagos."""

@@ -421,3 +421,22 @@ def test_products_need_a_login_and_loans_need_the_view_permission(api_client, ap
     nobody = make_staff("AUDITOR", branch, email="aud@test.ng")
     nobody.groups.clear()
     assert api_as(type(nobody).objects.get(pk=nobody.pk)).get("/api/v1/loans/").status_code == 403
+
+
+def test_a_repayment_above_the_posting_ceiling_is_refused_outright(
+    api_as, officer, manager, teller, product, borrower, settings
+):
+    loan = make_loan(member=borrower, product=product, officer=officer, manager=manager)
+    settings.POSTING_CEILING = D("5000.00")  # lowered, so that a real repayment crosses it
+
+    response = api_as(teller).post(
+        f"/api/v1/loans/{loan.pk}/repayments/",
+        {"amount": "5000.01", "source": "CASH"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="ceiling-1",
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["title"] == "Above the posting ceiling"
+    assert "5,000.01 is above the ceiling of 5,000.00 for one posting" in response.json()["detail"]
+    assert not LoanPayment.objects.filter(loan=loan).exists()
