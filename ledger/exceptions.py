@@ -44,3 +44,9 @@ class AccountNotVisible(LookupError):
 
     Not a DomainError on purpose: the API answers it as a 404 exactly like an unknown id, and an
     idempotent request does not store it as its outcome (see cooperative/idempotency.py)."""
+
+
+class TillShort(InsufficientFunds):
+    """A till or the vault asked to pay out more cash than it holds (a drawer cannot go below zero)."""
+
+    title = "Not enough cash in the till"
