@@ -3,11 +3,13 @@ a teller-cash account is checked on the same locked read as the member's account
 
 from __future__ import annotations
 
+import importlib
 import re
 import uuid
 from decimal import Decimal
 
 import pytest
+from django.apps import apps
 from django.urls import reverse
 
 from approvals.services import decide_approval
@@ -173,3 +175,32 @@ def test_two_withdrawals_from_one_till_at_once_cannot_together_overdraw_it(
     assert cash_of(drawer) == D("400.00")
     assert withdrawals() == 1
     assert not any(ledger_discrepancies().values())
+
+
+def test_tills_of_the_day_flags_a_till_below_zero(client, manager, teller, branch):
+    # old data: a till left negative before the rule
+    drawer = services.ensure_till_account(branch_id=branch.pk, teller_id=teller.pk)
+    Account.objects.filter(pk=drawer.pk).update(balance=D("-235744.29"))
+    client.force_login(manager)
+    text = client.get(reverse("admin:ledger_account_tills")).content.decode()
+    assert "below zero" in text
+
+
+# --- the vault is called "Vault" ---------------------------------------------------------------------
+
+
+def test_a_branchs_vault_is_named_vault_and_its_type_is_teller_cash(branch):
+    account = vault(branch)
+    assert (account.name, account.get_type_display()) == ("Vault", "Teller cash")
+
+
+def test_the_migration_renames_existing_vaults_and_leaves_tills_alone(teller, branch):
+    migration = importlib.import_module("ledger.migrations.0009_vault_name")
+    old = vault(branch)
+    Account.objects.filter(pk=old.pk).update(name="Teller cash")
+    drawer = services.ensure_till_account(branch_id=branch.pk, teller_id=teller.pk)
+    migration.name_the_vaults(apps, None)
+    assert Account.objects.get(pk=old.pk).name == "Vault"
+    assert Account.objects.get(pk=drawer.pk).name == drawer.name
+    migration.unname_the_vaults(apps, None)
+    assert Account.objects.get(pk=old.pk).name == "Teller cash"
