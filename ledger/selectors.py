@@ -232,3 +232,14 @@ def pending_posting_requests(*, account: Account) -> QuerySet[PostingRequest]:
     return PostingRequest.objects.filter(
         Q(account=account) | Q(to_account=account), status=PostingRequest.Status.PENDING
     ).order_by("created_at")
+
+
+def withdrawals_ready_to_pay(*, user) -> QuerySet[PostingRequest]:
+    """Approved cash withdrawals waiting for cash in a till, in the branches `user` may see (the
+    tellers' queue on the dashboard), oldest first."""
+    return (
+        scope_queryset(PostingRequest.objects.all(), user)
+        .filter(status=PostingRequest.Status.APPROVED, kind=PostingRequest.Kind.WITHDRAWAL)
+        .select_related("account", "requested_by")
+        .order_by("created_at")
+    )

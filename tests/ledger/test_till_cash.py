@@ -12,8 +12,10 @@ import pytest
 from django.apps import apps
 from django.urls import reverse
 
+from approvals.models import ApprovalRequest
 from approvals.services import decide_approval
-from ledger import services
+from cooperative.exceptions import Conflict
+from ledger import approval_actions, services
 from ledger.exceptions import TillShort
 from ledger.models import Account, JournalEntry, PostingRequest
 from ledger.selectors import ledger_discrepancies
@@ -66,15 +68,63 @@ def test_an_approved_withdrawal_then_a_further_cash_withdrawal_cannot_drive_the_
     assert not any(ledger_discrepancies().values())
 
 
-def test_approving_a_withdrawal_the_till_cannot_pay_posts_nothing(teller, manager, branch):
+def test_an_approved_withdrawal_the_till_cannot_pay_waits_and_another_teller_pays_it_once(
+    client, teller, manager, make_staff, branch
+):
+    # given a ₦520,000 withdrawal asked by a teller whose till holds ₦100,000
     account = make_account(branch, balance="2000000.00")
     drawer = fund_till(branch, teller, "100000.00")
-    pending = services.withdraw(account_id=account.pk, amount=D("520000.00"), actor=teller)
-    with pytest.raises(TillShort, match="holds ₦100,000.00"):
-        decide_approval(request_id=pending.approval_request.pk, actor=manager, decision="APPROVED")
-    assert cash_of(drawer) == D("100000.00")
-    assert PostingRequest.objects.get().status == PostingRequest.Status.PENDING
+    pending = services.withdraw(
+        account_id=account.pk, amount=D("520000.00"), actor=teller, description="Rent"
+    )
+    # when the manager approves it: the approval stands, nothing is paid, the amount stays held
+    decided = decide_approval(request_id=pending.approval_request.pk, actor=manager, decision="APPROVED")
+    assert decided.status == ApprovalRequest.Status.APPROVED
+    posting = PostingRequest.objects.get()
+    assert posting.status == PostingRequest.Status.APPROVED
+    account.refresh_from_db()
+    assert (account.balance, account.held_amount) == (D("2000000.00"), D("520000.00"))
+    assert (cash_of(drawer), withdrawals()) == (D("100000.00"), 0)
+    # a redelivered approval callback changes nothing
+    approval_actions.on_posting_approved(decided, manager)
     assert withdrawals() == 0
+
+    # then it is in the queue of any teller of the branch
+    bayo = make_staff("TELLER", branch)
+    client.force_login(bayo)
+    page = client.get(reverse("admin:index")).content.decode()
+    pay_url = reverse("admin:ledger_postingrequest_pay", args=[posting.pk])
+    assert "Withdrawals ready to pay" in page
+    assert pay_url in page
+    assert "520,000.00" in page
+    # an empty till cannot pay it: refused, still waiting
+    refused = client.post(pay_url, follow=True).content.decode()
+    assert "holds ₦0.00; ask the vault for a float (Move cash) before paying ₦520,000.00" in refused
+    assert PostingRequest.objects.get().status == PostingRequest.Status.APPROVED
+    # once the vault gives a float, one click pays it from Bayo's till; a second click posts nothing
+    bayo_till = fund_till(branch, bayo, "600000.00")
+    done = client.post(pay_url, follow=True).content.decode()
+    assert "Paid out ₦520,000.00" in done
+    client.post(pay_url)
+    assert withdrawals() == 1
+    posting.refresh_from_db()
+    assert posting.status == PostingRequest.Status.POSTED
+    assert posting.entry.posted_by == bayo
+    assert ApprovalRequest.objects.get().transaction == posting.entry
+    account.refresh_from_db()
+    assert (account.balance, account.held_amount) == (D("1480000.00"), D("0.00"))
+    assert cash_of(bayo_till) == D("80000.00")
+    assert (
+        "No approved withdrawal is waiting for cash." in client.get(reverse("admin:index")).content.decode()
+    )
+    assert not any(ledger_discrepancies().values())
+
+
+def test_only_an_approved_waiting_withdrawal_can_be_paid_out(teller, branch):
+    account = make_account(branch, balance="2000000.00")
+    pending = services.withdraw(account_id=account.pk, amount=D("520000.00"), actor=teller)
+    with pytest.raises(Conflict, match="pending approval, not approved and ready to pay"):
+        services.pay_approved_withdrawal(posting_request_id=pending.posting_request.pk, actor=teller)
 
 
 def test_the_vault_cannot_pay_out_more_than_it_holds(branch):
