@@ -34,6 +34,7 @@ from .exceptions import AccountNotFound
 from .lock_objects import accounts_for_update, posting_request_for_update
 from .models import JournalEntry, PostingRequest
 from .services import _direct, as_uuid
+from .services.payouts import post_requested
 from .services.posting_requests import (
     ACCOUNT_CLOSURE,
     DEPOSIT,
@@ -55,40 +56,26 @@ def _locked_posting_request(request: ApprovalRequest) -> PostingRequest:
 def on_posting_approved(request: ApprovalRequest, actor: User | None) -> None:
     """Post the deposit, withdrawal or transfer, once, as the requester (their permission is checked
     again). A refusal (insufficient funds now, frozen account, lost permission, a KYC tier limit)
-    rolls the decision back."""
+    rolls the decision back, except a cash withdrawal the requester's till cannot pay: the approval
+    stands and the request waits, approved and ready to pay, its amount still held (`services.payouts`)."""
     posting_request = _locked_posting_request(request)
     if posting_request.status == PostingRequest.Status.POSTED:
         record_result(request, posting_request.entry)
         return
+    if posting_request.status == PostingRequest.Status.APPROVED:
+        return  # already approved, waiting for cash in a till
     if posting_request.status != PostingRequest.Status.PENDING:
         raise Conflict(
             f"This {posting_request.get_kind_display().lower()} is {posting_request.status.lower()}."
         )
-    release_posting_hold(posting_request)  # the reserved money becomes available to exactly this posting
-    common = {
-        "amount": posting_request.amount,
-        "actor": posting_request.requested_by,
-        "description": posting_request.description,
-        "idempotency_key": posting_request.approval_key,
-    }
-    if posting_request.kind == PostingRequest.Kind.DEPOSIT:
-        entry = _direct.post_deposit(
-            account_id=posting_request.account_id, channel=posting_request.channel, **common
-        )
-    elif posting_request.kind == PostingRequest.Kind.WITHDRAWAL:
-        entry = _direct.post_withdrawal(
-            account_id=posting_request.account_id, channel=posting_request.channel, **common
-        )
-    else:
-        assert posting_request.to_account_id is not None  # a transfer request names its target
-        entry = _direct.post_transfer(
-            from_account_id=posting_request.account_id, to_account_id=posting_request.to_account_id, **common
-        )
-    posting_request.entry = entry
-    finish_posting_request(
-        posting_request, PostingRequest.Status.POSTED, f"posted on approval by {actor}", ("entry",)
+    entry = post_requested(
+        posting_request,
+        actor=posting_request.requested_by,
+        reason=f"posted on approval by {actor}",
+        wait_for_cash=posting_request.kind == PostingRequest.Kind.WITHDRAWAL,
     )
-    record_result(request, entry)
+    if entry is not None:
+        record_result(request, entry)
 
 
 def on_posting_rejected(request: ApprovalRequest, actor: User | None, comment: str) -> None:

@@ -10,7 +10,7 @@ class LedgerConfig(AppConfig):
         from cooperative import dashboard, demo
 
         from . import demo as ledger_demo
-        from .admin import today_at_branch
+        from .admin import ready_to_pay, today_at_branch
         from .approval_actions import register_action_types
 
         demo.register(ledger_demo.seed, order=30)
@@ -19,6 +19,13 @@ class LedgerConfig(AppConfig):
             template="ledger/widget_today.html",
             context=today_at_branch,
             order=20,
+            permission="ledger.post_transaction",
+        )
+        dashboard.register(
+            title="Withdrawals ready to pay",
+            template="ledger/widget_ready_to_pay.html",
+            context=ready_to_pay,
+            order=21,
             permission="ledger.post_transaction",
         )
         # Withdrawals and transfers above the policy bands, closures with a balance and reversals

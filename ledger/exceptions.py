@@ -57,3 +57,9 @@ class KycTierLimitExceeded(Conflict):
     """A deposit beyond the member's KYC tier (single deposit or balance limit, KYC_TIER_LIMITS)."""
 
     title = "KYC tier limit exceeded"
+
+
+class TillShort(InsufficientFunds):
+    """A till or the vault asked to pay out more cash than it holds (a drawer cannot go below zero)."""
+
+    title = "Not enough cash in the till"

@@ -340,6 +340,9 @@ class PostingRequest(TimeStampedModel):
 
     class Status(models.TextChoices):
         PENDING = "PENDING", "Pending approval"
+        # A cash withdrawal approved while the requester's till could not pay it: its amount stays
+        # held until a teller of the branch pays it out from their till (`pay_approved_withdrawal`).
+        APPROVED = "APPROVED", "Approved, ready to pay"
         POSTED = "POSTED", "Posted"
         REJECTED = "REJECTED", "Rejected"
         CANCELLED = "CANCELLED", "Cancelled"
@@ -378,7 +381,7 @@ class PostingRequest(TimeStampedModel):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="postingrequest_amount_positive"),
             models.CheckConstraint(
-                condition=Q(status__in=["PENDING", "POSTED", "REJECTED", "CANCELLED", "EXPIRED"]),
+                condition=Q(status__in=["PENDING", "APPROVED", "POSTED", "REJECTED", "CANCELLED", "EXPIRED"]),
                 name="postingrequest_status_valid",
             ),
             models.CheckConstraint(

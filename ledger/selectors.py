@@ -254,3 +254,14 @@ def entries_with_amounts(queryset: QuerySet[JournalEntry]) -> QuerySet[JournalEn
     return queryset.annotate(
         total_amount=Subquery(debits, output_field=DecimalField(max_digits=18, decimal_places=2))
     )
+
+
+def withdrawals_ready_to_pay(*, user) -> QuerySet[PostingRequest]:
+    """Approved cash withdrawals waiting for cash in a till, in the branches `user` may see (the
+    tellers' queue on the dashboard), oldest first."""
+    return (
+        scope_queryset(PostingRequest.objects.all(), user)
+        .filter(status=PostingRequest.Status.APPROVED, kind=PostingRequest.Kind.WITHDRAWAL)
+        .select_related("account", "requested_by")
+        .order_by("created_at")
+    )

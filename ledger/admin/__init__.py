@@ -11,6 +11,6 @@ this package registers every ModelAdmin (admin autodiscovery imports `ledger.adm
 """
 
 from . import accounts, holds, journal  # noqa: F401  (registration)
-from .widgets import today_at_branch
+from .widgets import ready_to_pay, today_at_branch
 
-__all__ = ["today_at_branch"]
+__all__ = ["ready_to_pay", "today_at_branch"]

@@ -4,11 +4,14 @@ decided on the approval request's page."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from approvals.models import ApprovalRequest
 from cooperative.admin_scoping import ScopedHistoryAdmin
 from cooperative.exceptions import DomainError
+from cooperative.money import format_naira
 
 from .. import services
 from ..models import Hold, PostingRequest
@@ -107,6 +110,30 @@ class PostingRequestAdmin(ScopedHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_urls(self):
+        pay = path(
+            "<path:object_id>/pay/",
+            self.admin_site.admin_view(self.pay_view),
+            name=f"{self.opts.app_label}_{self.opts.model_name}_pay",
+        )
+        return [pay, *super().get_urls()]
+
+    def pay_view(self, request, object_id):
+        """One click from the dashboard's queue: pay an approved cash withdrawal out of the
+        clicking teller's till (POST only; a second click posts nothing more)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        try:
+            entry = services.pay_approved_withdrawal(posting_request_id=object_id, actor=request.user)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            amount = entry.legs.all()[0].amount
+            self.message_user(
+                request, f"Paid out {format_naira(amount)} ({entry.reference}).", messages.SUCCESS
+            )
+        return HttpResponseRedirect(reverse("admin:index"))
 
     @admin.display(description="Approval request")
     def approval(self, obj: PostingRequest):

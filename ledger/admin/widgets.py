@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils import timezone
 
-from ..selectors import counter_day_totals
+from ..selectors import counter_day_totals, withdrawals_ready_to_pay
 
 
 def today_at_branch(request) -> dict:
@@ -13,3 +13,9 @@ def today_at_branch(request) -> dict:
     today = timezone.localdate()
     figures = counter_day_totals(user=request.user, day=today)
     return {**figures, "day": today, "currency": settings.COOP_CURRENCY}
+
+
+def ready_to_pay(request) -> dict:
+    """Dashboard widget for tellers: approved cash withdrawals waiting for cash, each paid out with
+    one click from the teller's own till."""
+    return {"requests": list(withdrawals_ready_to_pay(user=request.user)[:20])}

@@ -20,6 +20,7 @@ from .gl_accounts import (
 )
 from .holds import place_hold, release_hold
 from .movements import deposit, move_till_cash, transfer, withdraw
+from .payouts import pay_approved_withdrawal
 from .posting import Line, post_entry
 from .posting_requests import Pending
 from .reversals import reverse_entry
@@ -39,6 +40,7 @@ __all__ = [
     "freeze_account",
     "move_till_cash",
     "open_account",
+    "pay_approved_withdrawal",
     "place_hold",
     "post_entry",
     "release_hold",

@@ -19,7 +19,7 @@ from ..numbering import next_account_number
 
 # Internal accounts every branch gets (gl_code -> (type, name)).
 BRANCH_GL_ACCOUNTS = {
-    "TELLER_CASH": (AccountType.TELLER_CASH, "Teller cash"),
+    "TELLER_CASH": (AccountType.TELLER_CASH, "Vault"),  # the branch's vault; tills are opened per teller
     "BANK": (AccountType.BANK, "Bank (main operating account)"),
     "PAYSTACK_CLEARING": (AccountType.GATEWAY_CLEARING, "Paystack clearing"),
     "FLUTTERWAVE_CLEARING": (AccountType.GATEWAY_CLEARING, "Flutterwave clearing"),

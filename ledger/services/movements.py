@@ -14,7 +14,7 @@ from cooperative.exceptions import ValidationFailed
 from cooperative.models import User
 from cooperative.money import money
 
-from ..exceptions import InsufficientFunds
+from ..exceptions import TillShort
 from ..models import Account, AccountType, JournalEntry, PostingRequest
 from ..posting_sql import CompanionRow
 from . import _direct
@@ -186,7 +186,7 @@ def move_till_cash(
             raise ValidationFailed("Cash moves between a vault and tills of one branch.", field="to_account")
         require(actor, "ledger.manage_tills", source.branch_id)
         if source.balance < amount:
-            raise InsufficientFunds(
+            raise TillShort(
                 f"Account {source.account_number} holds only {money(max(source.balance, 0))} in cash.",
                 field="amount",
             )

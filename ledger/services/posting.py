@@ -38,6 +38,7 @@ from ..posting_sql import CompanionRow
 from ..selectors import LIMITED_KINDS, withdrawn_on
 from ._common import DEPOSIT_ACCOUNT_TYPES, as_uuid
 from .gl_accounts import ensure_gl_account, ensure_till_account
+from .tills import check_till_cash
 from .writers import DuplicateIdempotencyKey, write_with_orm, write_with_sql
 
 
@@ -113,7 +114,8 @@ def post_entry(
     Rules: at least two legs, each amount > 0 with at most two decimals, debits == credits, the
     entry's total at most `settings.POSTING_CEILING` (reversals excepted); every
     account ACTIVE and in one currency; a member's deposit account never goes below
-    balance − holds − minimum (available) when it is debited; daily withdrawal limits hold.
+    balance − holds − minimum (available) when it is debited; daily withdrawal limits hold; a till
+    or the vault (teller cash) never pays out more than it holds (`tills.check_till_cash`).
     Idempotent on `idempotency_key`: a second call with the same key returns the first entry.
     `guard(locked_accounts_by_id)` runs on the locked rows before anything is written: callers check
     account types, permissions and branches there, so a posting costs one locking read.
@@ -282,6 +284,8 @@ def _post_entry_locked(
                     f"day; {already} already withdrawn today.",
                     field="amount",
                 )
+
+    check_till_cash(locked=locked, opening=opening, actor=actor)
 
     now = timezone.now()
     entry = JournalEntry(

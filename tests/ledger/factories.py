@@ -41,3 +41,14 @@ def make_account(
         services.deposit(account_id=account.pk, amount=Decimal(balance), description="Opening deposit")
         account.refresh_from_db()
     return account
+
+
+def fund_till(branch, teller, amount: Decimal | str) -> Account:
+    """Give a teller's till a float of `amount` from the branch's vault (which must hold it, e.g.
+    from `make_account`'s opening deposits), as a manager does in the morning."""
+    vault = services.ensure_gl_account(branch_id=branch.pk, gl_code="TELLER_CASH")
+    drawer = services.ensure_till_account(branch_id=branch.pk, teller_id=teller.pk)
+    services.move_till_cash(
+        from_account_id=vault.pk, to_account_id=drawer.pk, amount=Decimal(amount), description="Morning float"
+    )
+    return drawer

@@ -611,7 +611,7 @@ def test_entry_page_shows_its_legs(login, accountant, branch):
         login(accountant).get(reverse("admin:ledger_journalentry_change", args=[entry.pk])).content.decode()
     )
     assert account.account_number in page
-    assert "Teller cash" in page
+    assert "Vault" in page  # the system's cash went into the branch's vault
     assert "ledger-reverse" in page
 
 

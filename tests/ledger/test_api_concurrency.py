@@ -14,7 +14,7 @@ from django.core.management import call_command
 from cooperative.models import IdempotencyRecord
 from ledger.models import Account, JournalEntry
 from ledger.selectors import ledger_discrepancies
-from tests.ledger.factories import make_account
+from tests.ledger.factories import fund_till, make_account
 from tests.postgres_harness import run_concurrently
 
 pytestmark = [
@@ -42,6 +42,7 @@ def post(client, url, body, key) -> tuple[int, dict]:
 def test_50_concurrent_withdrawals_of_1000_from_10000_let_exactly_10_through(teller, branch):
     # given 10,000 in savings
     account = make_account(branch, balance="10000.00")
+    fund_till(branch, teller, "10000.00")  # the member's balance, not the till, is what runs out
     url = f"/api/v1/accounts/{account.pk}/withdraw/"
     barrier = threading.Barrier(50)
 

@@ -13,7 +13,7 @@ from guardian.shortcuts import assign_perm
 from ledger import services
 from ledger.models import Account, JournalEntry
 from ledger.selectors import ledger_discrepancies
-from tests.ledger.factories import make_account
+from tests.ledger.factories import fund_till, make_account
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -82,6 +82,7 @@ def test_deposit_by_bank_debits_the_bank_account(api_as, teller, branch):
 
 def test_withdraw_moves_money_out(api_as, teller, branch):
     account = make_account(branch, balance="5000.00")
+    fund_till(branch, teller, "5000.00")
     response = post(
         api_as(teller), withdraw_url(account), {"amount": "1200.00", "description": "School fees"}
     )
@@ -189,6 +190,7 @@ def test_overdraw_is_409_and_nothing_moves(api_as, teller, branch):
 
 def test_daily_limit_is_409(api_as, teller, branch):
     account = make_account(branch, balance="50000.00", daily_withdrawal_limit=D("10000.00"))
+    fund_till(branch, teller, "50000.00")
     client = api_as(teller)
     assert post(client, withdraw_url(account), {"amount": "8000"}).status_code == 201
     response = post(client, withdraw_url(account), {"amount": "2000.01"})

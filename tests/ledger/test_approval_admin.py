@@ -17,7 +17,7 @@ from cooperative.models import AuditLog
 from ledger import services
 from ledger.models import Account, AccountType, JournalEntry, PostingRequest, Transaction
 from ledger.tasks import verify_ledger_task
-from tests.ledger.factories import make_account, make_member
+from tests.ledger.factories import fund_till, make_account, make_member
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -43,9 +43,11 @@ def decide_url(approval) -> str:
 
 
 @pytest.fixture
-def rich(branch):
+def rich(branch, teller):
     member = make_member(branch, first_name="Bisi", last_name="Adewale")
-    return make_account(branch, member=member, balance="2000000.00")
+    account = make_account(branch, member=member, balance="2000000.00")
+    fund_till(branch, teller, "2000000.00")  # the teller's till can pay it all out
+    return account
 
 
 def test_a_large_withdrawal_from_the_admin_is_sent_for_approval(login, teller, rich):

@@ -10,7 +10,7 @@ import pytest
 from approvals.models import ApprovalRequest
 from ledger.models import Account, AccountType, Hold, JournalEntry, PostingRequest
 from ledger.selectors import ledger_discrepancies
-from tests.ledger.factories import make_account
+from tests.ledger.factories import fund_till, make_account
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -37,8 +37,10 @@ def figures(account) -> tuple[Decimal, Decimal]:
 
 
 @pytest.fixture
-def rich(branch):
-    return make_account(branch, balance="2000000.00")
+def rich(branch, teller):
+    account = make_account(branch, balance="2000000.00")
+    fund_till(branch, teller, "2000000.00")  # the teller's till can pay it all out
+    return account
 
 
 def test_a_withdrawal_at_the_band_posts_at_once(api_as, teller, rich):

@@ -11,7 +11,7 @@ import pytest
 from approvals.models import Approval, ApprovalRequest
 from ledger import services
 from ledger.models import JournalEntry, PostingRequest
-from tests.ledger.factories import make_account
+from tests.ledger.factories import fund_till, make_account
 from tests.ledger.test_api_concurrency import assert_ledger_verifies
 from tests.postgres_harness import run_as_users
 
@@ -26,6 +26,7 @@ D = Decimal
 def test_two_managers_approving_one_withdrawal_at_once_post_it_once(branch, teller, manager, manager2):
     # given a withdrawal above the band, waiting with its amount held
     account = make_account(branch, balance="2000000.00")
+    fund_till(branch, teller, "750000.00")
     pending = services.withdraw(account_id=account.pk, amount=D("750000.00"), actor=teller)
     url = f"/api/v1/approvals/{pending.approval_request.pk}/decide/"
     barrier = threading.Barrier(2)

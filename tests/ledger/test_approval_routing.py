@@ -27,7 +27,7 @@ from ledger.exceptions import (
 from ledger.models import Account, AccountType, Hold, JournalEntry, PostingRequest, Transaction
 from ledger.services import Pending
 from ledger.services._direct import post_withdrawal
-from tests.ledger.factories import make_account, make_member
+from tests.ledger.factories import fund_till, make_account, make_member
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -49,8 +49,10 @@ def withdrawals_of(account) -> int:
 
 
 @pytest.fixture
-def rich(branch):
-    return make_account(branch, balance="2000000.00")
+def rich(branch, teller):
+    account = make_account(branch, balance="2000000.00")
+    fund_till(branch, teller, "2000000.00")  # the teller's till can pay it all out
+    return account
 
 
 # --- withdrawals ---------------------------------------------------------------------------------
@@ -233,8 +235,10 @@ def test_a_branch_band_lowers_the_threshold_for_that_branch_only(branch, other_b
     policies_changed()
     ours = make_account(branch, balance="300000.00")
     theirs = make_account(other_branch, balance="300000.00")
+    their_teller = make_staff("TELLER", other_branch)
+    fund_till(other_branch, their_teller, "300000.00")
     assert isinstance(withdraw(ours, "150000.00", teller), Pending)
-    assert isinstance(withdraw(theirs, "150000.00", make_staff("TELLER", other_branch)), JournalEntry)
+    assert isinstance(withdraw(theirs, "150000.00", their_teller), JournalEntry)
 
 
 def test_the_requester_needs_the_posting_permission(rich, manager):

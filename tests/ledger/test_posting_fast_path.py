@@ -27,7 +27,7 @@ from ledger.models import Account, JournalEntry, Transaction
 from ledger.selectors import ledger_discrepancies
 from ledger.services import posting
 from ledger.services._direct import post_reversal
-from tests.ledger.factories import make_account, make_member
+from tests.ledger.factories import fund_till, make_account, make_member
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -98,6 +98,7 @@ def _as_json(data: dict) -> dict:
 @pytest.mark.parametrize("service", ["deposit", "withdraw"])
 def test_plain_reply_equals_the_serializer(teller, branch, service):
     account = make_account(branch, balance="1000.00", minimum_balance=D("100.00"))
+    fund_till(branch, teller, "1000.00")
     services.place_hold(account_id=account.pk, amount=D("50.00"), reason="pledge")
     entry = getattr(services, service)(account_id=account.pk, amount=D("200.50"), actor=teller)
     member_leg = next(leg for leg in entry.legs.all() if leg.account_id == account.pk)
@@ -131,6 +132,7 @@ def test_the_one_statement_writer_writes_what_the_orm_writer_writes(teller, bran
     # given two identical accounts, each with a first deposit (so the GL accounts exist)
     one = make_account(branch, balance="500.00")
     two = make_account(branch, balance="500.00")
+    fund_till(branch, teller, "240.00")
     # when the same withdrawal is posted by each writer
     by_sql = services.withdraw(account_id=one.pk, amount=D("120.00"), actor=teller, description="cash")
     monkeypatch.setattr(posting, "SQL_WRITER_ENABLED", False)

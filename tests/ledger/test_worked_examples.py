@@ -21,7 +21,7 @@ from ledger.models import Account, JournalEntry, Side, Transaction
 from ledger.numbering import check_digit, is_valid_nuban
 from ledger.selectors import ledger_discrepancies, teller_cash_total
 from ledger.services._direct import post_reversal
-from tests.ledger.factories import make_account, make_member
+from tests.ledger.factories import fund_till, make_account, make_member
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -57,6 +57,7 @@ def test_deposit_credits_member_and_debits_teller_cash(branch, teller):
 def test_member_deposits_withdraws_and_transfers_and_the_books_still_balance(branch, other_branch, teller):
     alice = make_account(branch, balance="10000.00")
     bola = make_account(other_branch, balance="200.00")
+    fund_till(branch, teller, "2500.00")  # the vault gives the teller's till the cash to pay out
     services.withdraw(account_id=alice.pk, amount=D("2500.00"), actor=teller)
     services.transfer(from_account_id=alice.pk, to_account_id=bola.pk, amount=D("1000.25"), actor=teller)
     alice.refresh_from_db()
