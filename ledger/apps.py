@@ -7,11 +7,12 @@ class LedgerConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from cooperative import dashboard, demo
+        # ready() is the first point where the models are loaded: these modules import them.
+        from cooperative import dashboard, demo  # noqa: PLC0415
 
-        from . import demo as ledger_demo
-        from .admin import ready_to_pay, today_at_branch
-        from .approval_actions import register_action_types
+        from . import demo as ledger_demo  # noqa: PLC0415
+        from .admin import ready_to_pay, today_at_branch  # noqa: PLC0415
+        from .approval_actions import register_action_types  # noqa: PLC0415
 
         demo.register(ledger_demo.seed, order=30)
         dashboard.register(

@@ -418,9 +418,10 @@ def render_csv(report: LargeCashReport) -> bytes:
 def render_xlsx(report: LargeCashReport) -> bytes:
     """An .xlsx workbook: sheet "Large cash" (the movements) and sheet "Structuring" (the flags and
     their deposits). Amounts stay numbers (#,##0.00); text cells are escaped against formulas."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
+    # openpyxl is heavy and only this download needs it.
+    from openpyxl import Workbook  # noqa: PLC0415
+    from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415
+    from openpyxl.styles import Font  # noqa: PLC0415
 
     workbook = Workbook(write_only=True)
     bold = Font(bold=True)

@@ -66,7 +66,7 @@ def hot_cursor():
 @functools.cache
 def _prepared_cursor_class():
     # lazy: the PostgreSQL backend imports psycopg, which a SQLite-only install need not have
-    from django.db.backends.postgresql.base import (  # type: ignore[attr-defined]  # missing from django-stubs
+    from django.db.backends.postgresql.base import (  # type: ignore[attr-defined]  # noqa: PLC0415
         ServerBindingCursor,
     )
 

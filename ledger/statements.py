@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Q, Sum
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 
 from cooperative.exceptions import ValidationFailed
@@ -211,9 +212,10 @@ def render_csv(statement: Statement) -> bytes:
 
 def render_xlsx(statement: Statement) -> bytes:
     """An .xlsx workbook (openpyxl write-only mode: rows go straight to the file)."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
+    # openpyxl is heavy and only this download needs it.
+    from openpyxl import Workbook  # noqa: PLC0415
+    from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415
+    from openpyxl.styles import Font  # noqa: PLC0415
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Statement")
@@ -294,7 +296,7 @@ def check_pdf_size(statement: Statement) -> None:
 
 def render_pdf(statement: Statement) -> bytes:
     """A printable A4 PDF (reportlab, `ledger/statement_pdf.py`): thousands of rows a second."""
-    from .statement_pdf import render
+    from .statement_pdf import render  # noqa: PLC0415 - reportlab is heavy; only PDF downloads need it
 
     check_pdf_size(statement)
     return render(statement)
@@ -311,8 +313,6 @@ def statement_http_response(statement: Statement, fmt: str):
     """A download response for `fmt` (csv streams; xlsx and pdf are built in memory).
 
     Raises StatementTooLong (a 400) before any work when a PDF would be too long."""
-    from django.http import HttpResponse, StreamingHttpResponse
-
     if fmt == "pdf":
         check_pdf_size(statement)
     content_type, extension = EXPORT_FORMATS[fmt]

@@ -6,6 +6,11 @@ import logging
 
 from celery import shared_task
 
+from cooperative.audit import record_event
+from cooperative.models import AuditLog
+
+from .selectors import ledger_discrepancies
+
 log = logging.getLogger(__name__)
 
 
@@ -13,11 +18,6 @@ log = logging.getLogger(__name__)
 def verify_ledger_task(limit: int = 20) -> dict:
     """Nightly (django-celery-beat): the checks of `manage.py verify_ledger`. Read-only, so a
     redelivery is harmless. Offenders are logged as errors and written to the audit log."""
-    from cooperative.audit import record_event
-    from cooperative.models import AuditLog
-
-    from .selectors import ledger_discrepancies
-
     problems = ledger_discrepancies(limit=limit)
     offenders = {check: rows for check, rows in problems.items() if rows}
     if offenders:

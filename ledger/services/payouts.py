@@ -84,7 +84,7 @@ def pay_approved_withdrawal(*, posting_request_id: uuid.UUID, actor: User | None
             f"{posting_request.get_status_display().lower()}, not approved and ready to pay."
         )
     entry = post_requested(posting_request, actor=actor, reason=f"paid out by {actor}", wait_for_cash=False)
-    assert entry is not None  # noqa: S101 - without wait_for_cash a refusal raises
+    assert entry is not None
     approval = ApprovalRequest.objects.filter(
         action_type=WITHDRAWAL, object_id=str(posting_request.pk)
     ).first()
