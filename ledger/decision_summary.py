@@ -11,7 +11,7 @@ from cooperative.models import User
 from cooperative.money import amount_in_words, format_naira
 
 from .models import Account, JournalEntry, PostingRequest, Side
-from .selectors import member_display, withdrawn_on
+from .selectors import amount_withdrawn_on, member_display
 
 SUMMARY_TEMPLATE = "ledger/approval_summary.html"
 RECENT_MOVEMENTS = 10
@@ -62,7 +62,7 @@ def posting_summary(request: ApprovalRequest, user: User) -> dict:
         *_account_rows(account),
     ]
     if posting_request.kind != PostingRequest.Kind.DEPOSIT:
-        rows.append(("Withdrawn today", format_naira(withdrawn_on(account, timezone.localdate()))))
+        rows.append(("Withdrawn today", format_naira(amount_withdrawn_on(account, timezone.localdate()))))
     if posting_request.to_account_id:
         target = posting_request.to_account
         assert target is not None  # to_account_id is set

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 LIMITED_KINDS = (JournalEntry.Kind.WITHDRAWAL, JournalEntry.Kind.TRANSFER)
 
 
-def withdrawn_on(account: Account, day: date) -> Decimal:
+def amount_withdrawn_on(account: Account, day: date) -> Decimal:
     """What left `account` on `day` by withdrawals and transfers (its daily limit counts these)."""
     total = Transaction.objects.filter(
         account=account, type=Side.DEBIT, value_date=day, entry__kind__in=LIMITED_KINDS
@@ -256,7 +256,7 @@ def entries_with_amounts(queryset: QuerySet[JournalEntry]) -> QuerySet[JournalEn
     )
 
 
-def withdrawals_ready_to_pay(*, user) -> QuerySet[PostingRequest]:
+def ready_to_pay_withdrawals(*, user) -> QuerySet[PostingRequest]:
     """Approved cash withdrawals waiting for cash in a till, in the branches `user` may see (the
     tellers' queue on the dashboard), oldest first."""
     return (

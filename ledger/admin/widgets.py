@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils import timezone
 
-from ..selectors import counter_day_totals, withdrawals_ready_to_pay
+from ..selectors import counter_day_totals, ready_to_pay_withdrawals
 
 
 def today_at_branch(request) -> dict:
@@ -18,4 +18,4 @@ def today_at_branch(request) -> dict:
 def ready_to_pay(request) -> dict:
     """Dashboard widget for tellers: approved cash withdrawals waiting for cash, each paid out with
     one click from the teller's own till."""
-    return {"requests": list(withdrawals_ready_to_pay(user=request.user)[:20])}
+    return {"requests": list(ready_to_pay_withdrawals(user=request.user)[:20])}

@@ -35,7 +35,7 @@ from ..exceptions import (
 from ..lock_objects import BranchGL, lock_accounts
 from ..models import Account, JournalEntry, Side, Transaction
 from ..posting_sql import CompanionRow
-from ..selectors import LIMITED_KINDS, withdrawn_on
+from ..selectors import LIMITED_KINDS, amount_withdrawn_on
 from ._common import DEPOSIT_ACCOUNT_TYPES, as_uuid
 from .gl_accounts import ensure_gl_account, ensure_till_account
 from .tills import check_till_cash
@@ -277,7 +277,7 @@ def _post_entry_locked(
                 field="amount",
             )
         if kind in LIMITED_KINDS and account.daily_withdrawal_limit is not None:
-            already = withdrawn_on(account, value_date)
+            already = amount_withdrawn_on(account, value_date)
             if already + debited_today.get(pk, 0) > account.daily_withdrawal_limit:
                 raise DailyLimitExceeded(
                     f"Account {account.account_number} may withdraw {account.daily_withdrawal_limit} a "
