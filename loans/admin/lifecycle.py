@@ -262,7 +262,7 @@ class LoanLifecycleMixin:
         service = getattr(services, spec.service)
         actor = request.user
         if spec.name == "submit":
-            return service(actor=actor, loan_id=loan.pk)
+            return service(actor=actor, loan_id=loan.pk, comment=data.get("comment", ""))
         if spec.name == "edit":
             return service(
                 actor=actor,
