@@ -27,6 +27,7 @@ from ..forms import (
     RepaymentForm,
 )
 from ..models import Loan
+from ..selectors import write_off_figures
 from ..workflow import LOAN_MACHINE
 from .common import (
     S,
@@ -123,7 +124,8 @@ ACTIONS = {
         ReasonForm,
         "write_off_loan",
         "written off",
-        "Posts the outstanding principal to loan-loss expense. Recoveries can still be recorded.",
+        "Posts the outstanding principal to loan-loss expense (interest, fees and penalties were never "
+        "income: they stay owed off the books). Recoveries can still be recorded.",
     ),
     "recover": LoanAction(
         "recover",
@@ -245,6 +247,7 @@ class LoanLifecycleMixin:
 
     def _action_page(self, request, loan, spec, form, status=200, **extra):
         extra.setdefault("disbursement", _disbursement_figures(loan) if spec.name == "disburse" else None)
+        extra.setdefault("write_off", write_off_figures(loan=loan) if spec.name == "write_off" else None)
         context = self._context(
             request,
             loan,
