@@ -40,6 +40,7 @@ from ._common import (
     transition,
 )
 from .decisions import WRITE_OFF, ask_approval, loan_title, person
+from .duties import refuse_write_off_approver_recovering
 from .repayments import SOURCE_GL, _apply_repayment
 
 
@@ -169,6 +170,7 @@ def record_recovery(*, actor, loan_id, amount, source: str = "CASH") -> JournalE
     amount = clean_amount(amount)
     loan = locked_loan(loan_id)
     expect_status(loan, "record_recovery", actor=actor)
+    refuse_write_off_approver_recovering(loan, actor=actor)
     room = _recovery_room(loan)
     if amount > room:
         raise RepaymentRefused(
@@ -207,6 +209,7 @@ def recover_from_guarantors(*, actor, loan_id) -> list[JournalEntry]:
     """Collect a defaulted loan from its guarantors: release each hold, debit up to the guarantee."""
     loan = locked_loan(loan_id)
     expect_status(loan, "recover_from_guarantors", actor=actor, today=today())
+    refuse_write_off_approver_recovering(loan, actor=actor)
     entries: list[JournalEntry] = []
     guarantors = list(
         guarantors_for_update(loan.pk).filter(status=Guarantor.Status.ACTIVE).select_related("member")
