@@ -40,6 +40,12 @@ class Branch(TimeStampedModel):
     city = models.CharField(max_length=80, blank=True)
     state = models.CharField(max_length=80, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    separate_approve_and_disburse = models.BooleanField(
+        "separate approving from disbursing",
+        default=True,
+        help_text="Separation of duties: whoever approved a loan cannot also disburse it, and whoever "
+        "approved a write-off cannot post a recovery on that loan the same day.",
+    )
 
     history = HistoricalRecords()
 

@@ -4,6 +4,8 @@ One bounded set of queries whatever the member's history: the loan with its memb
 product; the member's savings and shares; their other loans with repayment history aggregated in
 SQL (on time / late / overdue counts per loan); the guarantors with their free savings; the
 schedule preview (the stored schedule once disbursed); the eligibility checks, each pass or fail.
+A write-off request shows the write-off facts instead of the eligibility checks: the amount written
+off, the outstanding by component, days past due, the guarantors' holds and the recoveries so far.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from .selectors import (
     member_balances,
     pending_pledges,
     required_coverage,
+    write_off_figures,
 )
+from .services.decisions import WRITE_OFF
 
 ZERO = Decimal("0.00")
 PREVIEW_ROWS = 3
@@ -241,6 +245,7 @@ def loan_decision_summary(*, request, user) -> dict:
     savings, shares = member_balances(member=loan.member)
     guarantors = _guarantors(loan)
     history = _history(loan.member_id, loan.pk)
+    write_off = write_off_figures(loan=loan) if request.action_type == WRITE_OFF else None
     return {
         "template": "loans/approval_summary.html",
         "loan": loan,
@@ -256,5 +261,6 @@ def loan_decision_summary(*, request, user) -> dict:
         "arrears": sum((h["loan"].arrears_amount for h in history), ZERO),
         "guarantors": guarantors,
         "schedule": _schedule(loan),
-        "checks": _checks(loan, guarantors),
+        "write_off": write_off,
+        "checks": [] if write_off is not None else _checks(loan, guarantors),
     }

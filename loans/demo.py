@@ -266,7 +266,9 @@ def _make(
     services.approve_loan(actor=manager, loan_id=loan.pk, comment="Good savings record")
     if status == Loan.Status.APPROVED:
         return loan
-    loan = services.disburse_loan(actor=manager, loan_id=loan.pk, disbursement_date=disbursed_on)
+    # Separation of duties (the branch setting): the approver does not disburse.
+    disburser = second_manager or manager
+    loan = services.disburse_loan(actor=disburser, loan_id=loan.pk, disbursement_date=disbursed_on)
     for row in loan.schedule.order_by("installment_number")[:paid]:
         services.record_repayment(
             actor=teller,

@@ -19,6 +19,10 @@ class FourEyesViolation(NotAllowed):
     title = "Four-eyes rule"
 
 
+class SeparationOfDuties(NotAllowed):
+    title = "Separation of duties"
+
+
 class LoanNotPermitted(NotAllowed):
     title = "Not permitted"
 

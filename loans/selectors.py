@@ -336,6 +336,50 @@ def principal_outstanding(*, loan: Loan) -> Decimal:
     return total or ZERO
 
 
+@dataclass(frozen=True)
+class WriteOffFigures:
+    """What a write-off takes off the books and the facts its approver weighs.
+
+    The write-off rule (cash basis, every product): only the principal outstanding is on the books
+    (the loan account's balance), so that is the amount written off; the interest, fees and
+    penalties due were never recognised as income and stay owed off the books."""
+
+    outstanding: SettlementQuote
+    days_past_due: int
+    guarantor_holds: Decimal
+    recovered_from_guarantors: Decimal
+    recovered_after_write_off: Decimal
+
+    @property
+    def amount(self) -> Decimal:
+        return self.outstanding.principal
+
+    @property
+    def not_on_the_books(self) -> Decimal:
+        return self.outstanding.interest + self.outstanding.fees + self.outstanding.penalties
+
+
+def write_off_figures(*, loan: Loan, as_of: date | None = None) -> WriteOffFigures:
+    """The amount a write-off of `loan` takes off the books today, by component, with its arrears,
+    the guarantors' active holds and what was recovered so far."""
+    guarantees = loan.guarantors.select_related("hold")
+    holds = sum(
+        (
+            g.hold.amount
+            for g in guarantees
+            if g.status == Guarantor.Status.ACTIVE and g.hold_id is not None and g.hold.status == "ACTIVE"
+        ),
+        ZERO,
+    )
+    return WriteOffFigures(
+        outstanding=settlement_quote(loan=loan, as_of=as_of),
+        days_past_due=loan.days_past_due,
+        guarantor_holds=holds,
+        recovered_from_guarantors=sum((g.recovered_amount for g in guarantees), ZERO),
+        recovered_after_write_off=loan.recovered_amount,
+    )
+
+
 def loan_timeline(*, loan: Loan) -> QuerySet[LoanEvent]:
     """Every transition and money event of the loan, oldest first, with who did it."""
     return LoanEvent.objects.filter(loan=loan).select_related("actor").order_by("at", "id")

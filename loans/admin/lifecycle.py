@@ -29,6 +29,7 @@ from ..forms import (
     RepaymentForm,
 )
 from ..models import Loan
+from ..selectors import write_off_figures
 from ..workflow import LOAN_MACHINE
 from .common import (
     S,
@@ -124,7 +125,8 @@ ACTIONS = {
         ReasonForm,
         "write_off_loan",
         "written off",
-        "Posts the outstanding principal to loan-loss expense. Recoveries can still be recorded.",
+        "Posts the outstanding principal to loan-loss expense (interest, fees and penalties were never "
+        "income: they stay owed off the books). Recoveries can still be recorded.",
     ),
     "recover": LoanAction(
         "recover",
@@ -241,6 +243,7 @@ class LoanLifecycleMixin:
 
     def _action_page(self, request, loan, spec, form, status=200, **extra):
         extra.setdefault("disbursement", _disbursement_figures(loan) if spec.name == "disburse" else None)
+        extra.setdefault("write_off", write_off_figures(loan=loan) if spec.name == "write_off" else None)
         context = self._context(
             request,
             loan,
@@ -257,7 +260,7 @@ class LoanLifecycleMixin:
         service = getattr(services, spec.service)
         actor = request.user
         if spec.name == "submit":
-            return service(actor=actor, loan_id=loan.pk)
+            return service(actor=actor, loan_id=loan.pk, comment=data.get("comment", ""))
         if spec.name == "edit":
             return service(
                 actor=actor,

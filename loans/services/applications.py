@@ -174,9 +174,11 @@ def update_application(
 
 
 @transaction.atomic
-def submit_application(*, actor, loan_id) -> Loan:
+def submit_application(*, actor, loan_id, comment: str = "") -> Loan:
     """DRAFT -> SUBMITTED: the member must be eligible and the guarantors must cover the product's %.
-    Asks for the loan's approval request (decisions.request_loan_approval)."""
+    Asks for the loan's approval request (decisions.request_loan_approval). The submitter's comment
+    goes on the timeline and, after the purpose, into the request's reason the approvers read."""
+    comment = (comment or "").strip()[:255]
     loan = locked_loan(loan_id)
     eligibility = check_eligibility(
         member=loan.member, product=loan.product, principal=loan.principal, exclude_loan_id=loan.pk
@@ -188,10 +190,11 @@ def submit_application(*, actor, loan_id) -> Loan:
         loan,
         "submit",
         actor=actor,
+        comment=comment,
         fields=["submitted_by", "submitted_at"],
         metadata={"savings": str(eligibility.savings), "ceiling": str(eligibility.ceiling)},
     )
-    request_loan_approval(loan, actor=actor)
+    request_loan_approval(loan, actor=actor, comment=comment)
     return loan
 
 

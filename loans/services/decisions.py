@@ -111,8 +111,9 @@ def ask_approval(
     )
 
 
-def request_loan_approval(loan: Loan, *, actor) -> ApprovalRequest:
-    """Ask for the loan_approval request of a SUBMITTED loan (by its submitter)."""
+def request_loan_approval(loan: Loan, *, actor, comment: str = "") -> ApprovalRequest:
+    """Ask for the loan_approval request of a SUBMITTED loan (by its submitter). Its reason is the
+    loan's purpose, then the submitter's comment (both shown to the approvers as "Reason given")."""
     requester = person(actor) or loan.submitted_by or loan.created_by
     if requester is None:
         raise ValidationFailed("A loan application is submitted by a person.", field="actor")
@@ -121,7 +122,7 @@ def request_loan_approval(loan: Loan, *, actor) -> ApprovalRequest:
         action_type=LOAN_APPROVAL,
         requester=requester,
         amount=loan.principal,
-        reason=loan.purpose,
+        reason="\n".join(part for part in (loan.purpose, comment) if part),
         metadata={"product": loan.product.name, "term": loan.term, "annual_rate": str(loan.annual_rate)},
     )
     if request is None:  # loan_approval is always required; a None would mean nobody decides

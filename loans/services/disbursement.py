@@ -21,6 +21,7 @@ from ..schedule import build_schedule
 from ..selectors import loan_schedule_terms
 from ._common import ZERO, expect_status, gl_id, locked_loan, record_event, require, today, transition
 from .decisions import LOAN_DISBURSEMENT, ask_approval, person
+from .duties import refuse_approver_disbursing
 
 
 @transaction.atomic
@@ -67,6 +68,8 @@ def disburse_loan(*, actor, loan_id, disbursement_date: date | None = None, firs
                 metadata={"approval_request": str(request.pk)},
             )
             return loan
+    # The loan's approver may ask for an approved disbursement (another decides it), not disburse.
+    refuse_approver_disbursing(loan, actor=actor)
     return _disburse(loan, actor=actor, on=on, first_due=first_due, schedule=schedule)
 
 
@@ -88,6 +91,7 @@ def on_disbursement_approved(request, actor) -> None:
     the requester gave (today when none was given)."""
     loan = locked_loan(request.object_id)
     expect_status(loan, "disburse", actor=actor, authorized=True)
+    refuse_approver_disbursing(loan, actor=actor)
     meta = request.metadata or {}
     given = meta.get("disbursement_date") or ""
     due = meta.get("first_due_date") or ""

@@ -26,7 +26,7 @@ from ..exceptions import InvalidTransition, RepaymentRefused
 from ..guarantees import release_guarantee, savings_account_of
 from ..lock_objects import guarantors_for_update
 from ..models import Guarantor, Loan
-from ..selectors import principal_outstanding, settlement_quote
+from ..selectors import principal_outstanding, settlement_quote, write_off_figures
 from ._common import (
     ZERO,
     clean_amount,
@@ -40,6 +40,7 @@ from ._common import (
     transition,
 )
 from .decisions import WRITE_OFF, ask_approval, loan_title, person
+from .duties import refuse_write_off_approver_recovering
 from .repayments import SOURCE_GL, _apply_repayment
 
 
@@ -55,7 +56,8 @@ def write_off_loan(*, actor, loan_id, reason: str) -> Loan:
     reason = clean_reason(reason, what="a reason for the write-off")
     loan = locked_loan(loan_id)
     expect_status(loan, "write_off", actor=actor)
-    outstanding = principal_outstanding(loan=loan)
+    figures = write_off_figures(loan=loan)
+    outstanding = figures.amount
     if person(actor) is not None:
         request = ask_approval(
             loan,
@@ -64,7 +66,13 @@ def write_off_loan(*, actor, loan_id, reason: str) -> Loan:
             amount=outstanding,
             title=f"Write-off of {loan_title(loan, outstanding)}",
             reason=reason,
-            metadata={"principal_outstanding": str(outstanding), "days_past_due": loan.days_past_due},
+            metadata={
+                "principal_outstanding": str(outstanding),
+                "interest_due": str(figures.outstanding.interest),
+                "fees_due": str(figures.outstanding.fees),
+                "penalties_due": str(figures.outstanding.penalties),
+                "days_past_due": figures.days_past_due,
+            },
             exclude_applicants=False,
         )
         if request is not None:
@@ -162,6 +170,7 @@ def record_recovery(*, actor, loan_id, amount, source: str = "CASH") -> JournalE
     amount = clean_amount(amount)
     loan = locked_loan(loan_id)
     expect_status(loan, "record_recovery", actor=actor)
+    refuse_write_off_approver_recovering(loan, actor=actor)
     room = _recovery_room(loan)
     if amount > room:
         raise RepaymentRefused(
@@ -200,6 +209,7 @@ def recover_from_guarantors(*, actor, loan_id) -> list[JournalEntry]:
     """Collect a defaulted loan from its guarantors: release each hold, debit up to the guarantee."""
     loan = locked_loan(loan_id)
     expect_status(loan, "recover_from_guarantors", actor=actor, today=today())
+    refuse_write_off_approver_recovering(loan, actor=actor)
     entries: list[JournalEntry] = []
     guarantors = list(
         guarantors_for_update(loan.pk).filter(status=Guarantor.Status.ACTIVE).select_related("member")

@@ -14,6 +14,7 @@ from ledger import services as ledger
 from ledger.models import Account, AccountType
 from loans import services
 from loans.models import Loan, LoanProduct
+from tests.factories import UserFactory
 from tests.members.factories import MemberFactory
 
 D = Decimal
@@ -85,7 +86,20 @@ def make_loan(
     services.approve_loan(actor=manager, loan_id=loan.pk, comment="OK")
     if status == Loan.Status.APPROVED:
         return Loan.objects.get(pk=loan.pk)
-    return services.disburse_loan(actor=manager, loan_id=loan.pk, disbursement_date=disbursed_on)
+    return services.disburse_loan(
+        actor=colleague_of(manager, loan), loan_id=loan.pk, disbursement_date=disbursed_on
+    )
+
+
+def colleague_of(manager, loan: Loan):
+    """Who disburses a loan `manager` approved: another manager of its branch (separation of duties,
+    Branch.separate_approve_and_disburse); the approver when the branch has it off."""
+    if manager is None or not loan.branch.separate_approve_and_disburse:
+        return manager
+    others = type(manager).objects.filter(groups__name="MANAGER", branches=loan.branch, is_active=True)
+    return others.exclude(pk=manager.pk).order_by("email").first() or UserFactory(
+        roles=["MANAGER"], branches=[loan.branch], email="disburser@test.ng"
+    )
 
 
 def decide(subject, action_type: str, *, by, decision: str = "APPROVED", comment: str = "Agreed"):

@@ -52,7 +52,9 @@ def token_from(response) -> str:
 # --- the whole flow -------------------------------------------------------------------------------
 
 
-def test_application_to_repayment_through_the_admin(login, officer, manager, teller, product, borrower):
+def test_application_to_repayment_through_the_admin(
+    login, officer, manager, manager2, teller, product, borrower
+):
     client = login(officer)
     # given the application form
     page = client.get(reverse("admin:loans_loan_add"))
@@ -109,7 +111,9 @@ def test_application_to_repayment_through_the_admin(login, officer, manager, tel
     loan.refresh_from_db()
     assert loan.status == Loan.Status.APPROVED
 
-    # and disburses it after a confirmation page showing what the member receives
+    # and another manager disburses it (separation of duties) after a confirmation page showing what
+    # the member receives
+    client = login(manager2)
     page = client.get(action_url(loan, "disburse"))
     assert "Credited to savings" in page.content.decode()
     assert "one hundred thousand naira" in page.content.decode().lower()

@@ -35,7 +35,7 @@ def apply(client, borrower, product, **overrides):
 # --- the lifecycle ----------------------------------------------------------------------------------
 
 
-def test_application_to_repayment_over_the_api(api_as, officer, manager, teller, product, borrower):
+def test_application_to_repayment_over_the_api(api_as, officer, manager, manager2, teller, product, borrower):
     # when the officer applies and submits
     created = apply(api_as(officer), borrower, product, purpose="Shop stock")
     assert created.status_code == 201, created.content
@@ -49,7 +49,7 @@ def test_application_to_repayment_over_the_api(api_as, officer, manager, teller,
     # and the manager approves and disburses
     approved = api_as(manager).post(f"/api/v1/loans/{loan['id']}/approve/", {"comment": "OK"}, format="json")
     assert approved.json()["status"] == "APPROVED"
-    disbursed = api_as(manager).post(f"/api/v1/loans/{loan['id']}/disburse/", {}, format="json")
+    disbursed = api_as(manager2).post(f"/api/v1/loans/{loan['id']}/disburse/", {}, format="json")
     assert disbursed.status_code == 200
     assert disbursed.json()["status"] == "DISBURSED"
     assert disbursed.json()["summary"]["principal_outstanding"] == "100000.00"

@@ -25,7 +25,9 @@ def no_discrepancies() -> bool:
     return all(not found for found in ledger_discrepancies().values())
 
 
-def test_happy_path_from_application_to_closure(branch, officer, manager, teller, product, borrower):
+def test_happy_path_from_application_to_closure(
+    branch, officer, manager, manager2, teller, product, borrower
+):
     # given a member with 200,000 savings and a 12% product with a 1% processing fee
     product.processing_fee_value = D("1.0000")
     product.save()
@@ -42,9 +44,9 @@ def test_happy_path_from_application_to_closure(branch, officer, manager, teller
     assert loan.loan_number.startswith("LN")
     assert loan.processing_fee == D("1000.00")
     services.submit_application(actor=officer, loan_id=loan.pk)
-    # and the manager approves and disburses it
+    # and the manager approves it and another manager disburses it (separation of duties)
     services.approve_loan(actor=manager, loan_id=loan.pk, comment="Good record")
-    loan = services.disburse_loan(actor=manager, loan_id=loan.pk)
+    loan = services.disburse_loan(actor=manager2, loan_id=loan.pk)
     # then the member's savings received the principal less the fee, and 12 installments are due
     assert loan.status == Loan.Status.DISBURSED
     assert savings_of(borrower).balance == D("299000.00")

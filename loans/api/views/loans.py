@@ -144,7 +144,7 @@ class LoanSubmitView(_LoanActionView):
         return super().post(request, pk)
 
     def call(self, request, loan, data):
-        services.submit_application(actor=request.user, loan_id=loan.pk)
+        services.submit_application(actor=request.user, loan_id=loan.pk, comment=data["comment"])
 
 
 class LoanApproveView(_LoanActionView):
