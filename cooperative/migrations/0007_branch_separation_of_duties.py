@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cooperative', '0002_fewer_write_indexes'),
+        ('cooperative', '0006_auditlog_change_request'),
     ]
 
     operations = [
