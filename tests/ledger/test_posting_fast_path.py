@@ -220,16 +220,19 @@ def test_a_deposit_through_the_api_costs_two_statements(teller, branch):
     with CaptureQueriesContext(connection) as queries:
         assert post().status_code == 201
     # then: the roles come from the cache; inside its transaction (a savepoint in this test) one
-    # locking read and one statement writing the entry, legs, balances and idempotency record
-    ledger = [
+    # locking read and one statement writing the entry, legs, balances and idempotency record; after
+    # it, once the locks are gone, the audit trail's row with the client's IP (issue 12 §6)
+    statements = [
         q["sql"]
         for q in queries.captured_queries
         if "coopdesk_cache" not in q["sql"] and "SAVEPOINT" not in q["sql"]
     ]
-    assert len(ledger) == 2, ledger
-    assert "FOR UPDATE" in ledger[0]
-    assert ledger[1].lstrip().startswith("WITH e AS")
-    assert "cooperative_idempotencyrecord" in ledger[1]
+    assert len(statements) == 3, statements
+    locking_read, posting, audit = statements
+    assert "FOR UPDATE" in locking_read
+    assert posting.lstrip().startswith("WITH e AS")
+    assert "cooperative_idempotencyrecord" in posting
+    assert audit.startswith('INSERT INTO "cooperative_auditlog"')
     assert IdempotencyRecord.objects.filter(response_status=201).count() == 2
 
 
