@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from cooperative.admin_scoping import SafeAutocompleteSelect
 from cooperative.exceptions import ValidationFailed
-from cooperative.money import parse_amount
+from cooperative.forms import AmountField
 from members.models import Member
 
 from .models import Loan, LoanPayment, LoanProduct
@@ -67,24 +67,6 @@ def preview_schedule(
         raise PreviewError(str(exc)) from exc
 
 
-class AmountFormField(forms.CharField):
-    """An amount typed by staff: at most two decimals, positive (cooperative.money.parse_amount)."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", 24)
-        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
-        super().__init__(**kwargs)
-
-    def clean(self, value):
-        value = super().clean(value)
-        if value in (None, ""):
-            return None
-        try:
-            return parse_amount(value.replace(",", ""))
-        except ValueError as exc:  # parse_amount checks the size first: 1e400 is "too large", not a 500
-            raise forms.ValidationError(str(exc)) from exc
-
-
 class LoanApplicationForm(forms.Form):
     """The add view of a loan: who borrows, which product, how much, how long."""
 
@@ -92,7 +74,7 @@ class LoanApplicationForm(forms.Form):
         queryset=Member.objects.none(), help_text="Search by member number, name or phone."
     )
     product = forms.ModelChoiceField(queryset=LoanProduct.objects.none())
-    principal = AmountFormField(label="Amount", help_text="Naira, e.g. 250000 or 250000.50.")
+    principal = AmountField(label="Amount", help_text="Naira, e.g. 250000, 250,000.50 or ₦250 000.")
     term = forms.IntegerField(min_value=1, max_value=600, help_text="Number of installments.")
     first_due_date = forms.DateField(
         required=False,
@@ -132,7 +114,7 @@ class LoanApplicationForm(forms.Form):
 class ApplicationChangeForm(forms.Form):
     """Correct a DRAFT application (the service re-checks the product's limits)."""
 
-    principal = AmountFormField(label="Amount", help_text="Naira, e.g. 250000 or 250000.50.")
+    principal = AmountField(label="Amount", help_text="Naira, e.g. 250000, 250,000.50 or ₦250 000.")
     term = forms.IntegerField(min_value=1, max_value=600, help_text="Number of installments.")
     first_due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     purpose = forms.CharField(max_length=255, required=False)
@@ -165,7 +147,7 @@ class RepaymentForm(forms.Form):
         (LoanPayment.Source.SAVINGS, LoanPayment.Source.SAVINGS.label),
         (LoanPayment.Source.BANK, LoanPayment.Source.BANK.label),
     ]
-    amount = AmountFormField(help_text="Naira, e.g. 9000 or 8884.88.")
+    amount = AmountField(help_text="Naira, e.g. 9000 or 8884.88.")
     source = forms.ChoiceField(choices=SOURCES, initial=LoanPayment.Source.CASH)
     payment_date = forms.DateField(
         required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Default: today."
@@ -175,7 +157,7 @@ class RepaymentForm(forms.Form):
 
 class GuarantorForm(forms.Form):
     guarantor = forms.ModelChoiceField(queryset=Member.objects.none(), label="Guarantor (member)")
-    amount = AmountFormField(label="Pledged amount", help_text="At most the guarantor's free savings.")
+    amount = AmountField(label="Pledged amount", help_text="At most the guarantor's free savings.")
 
     def __init__(self, *args, members, admin_site, **kwargs):
         super().__init__(*args, **kwargs)
@@ -189,7 +171,7 @@ class GuarantorForm(forms.Form):
 
 
 class RecoveryForm(forms.Form):
-    amount = AmountFormField()
+    amount = AmountField()
     source = forms.ChoiceField(choices=RepaymentForm.SOURCES, initial=LoanPayment.Source.CASH)
 
 

@@ -10,8 +10,8 @@ from cooperative.audit import record_event
 from cooperative.exceptions import DomainError
 from cooperative.models import AuditLog
 
-from ..api.exports import available_reports, display_rows, export_detail, export_response, run_report
 from ..forms import ReportForm
+from ..report_exports import available_reports, display_rows, export_detail, export_response, run_report
 
 
 class LoanReportsMixin:

@@ -381,7 +381,7 @@ def test_reports_page_needs_the_permission(login, teller, manager):
 
 
 def test_report_download_is_audited(login, manager, officer, product, borrower):
-    from loans.api.exports import available_reports
+    from loans.report_exports import available_reports
 
     reports = available_reports()
     if not reports:

@@ -16,7 +16,7 @@ from cooperative.audit import record_event
 from cooperative.models import AuditLog
 from ledger.api.statement_views import CSVRenderer, XLSXRenderer
 
-from ..exports import (
+from ...report_exports import (
     REPORT_FORMATS,
     available_reports,
     export_detail,
