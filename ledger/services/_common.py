@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import uuid
 
+from cooperative.authz import user_authz
 from cooperative.exceptions import ValidationFailed
 from cooperative.history import set_change_reason
 from cooperative.models import User
 from cooperative.permissions import require_permission
+from cooperative.roles import PARTNER
 
 from ..exceptions import AccountNotFound, NotPermitted
 from ..models import Account, AccountType
@@ -29,6 +31,16 @@ def as_uuid(value: object) -> uuid.UUID:
 def require(actor: User | None, perm: str, branch_id: uuid.UUID | None = None) -> None:
     """Permission and branch checks. `actor=None` means the system itself (jobs, migrations)."""
     require_permission(actor, perm, branch_id=branch_id, error=NotPermitted, subject="account")
+
+
+def refuse_partner_outflow(actor: User | None) -> None:
+    """Partner systems may deposit (with `ledger.post_transaction`) but never take money out: every
+    service that moves money out of an account asks this first, whatever route called it."""
+    if actor is None or actor.is_superuser:
+        return
+    authz = user_authz(actor)
+    if authz is not None and PARTNER in authz.group_names:
+        raise NotPermitted("Partner systems may post deposits only; they never take money out.")
 
 
 def member_deposit_account(account_id: uuid.UUID) -> Account:

@@ -18,7 +18,7 @@ from ..exceptions import TillShort
 from ..models import Account, AccountType, JournalEntry, PostingRequest
 from ..posting_sql import CompanionRow
 from . import _direct
-from ._common import as_uuid, require
+from ._common import as_uuid, refuse_partner_outflow, require
 from .posting_requests import DEPOSIT, TRANSFER, WITHDRAWAL, Pending, post_or_request
 
 
@@ -97,6 +97,7 @@ def withdraw(
     is posted: the amount is held and a PostingRequest waits for approval (`Pending`).
     `companion`: see `post_entry` (written only when the withdrawal is posted). `value_date` (the
     demo's back-dated history) applies to a withdrawal posted at once."""
+    refuse_partner_outflow(actor)
     return post_or_request(
         WITHDRAWAL,
         lambda gate: _direct.post_withdrawal(
@@ -135,6 +136,7 @@ def transfer(
     """Member to member, same or another branch: one entry, debit source, credit destination. The
     sender's branch authorises; the destination may be any branch's account. Posted at once, or
     above the transfer band held and waiting for approval (`Pending`)."""
+    refuse_partner_outflow(actor)
     return post_or_request(
         TRANSFER,
         lambda gate: _direct.post_transfer(
@@ -171,6 +173,7 @@ def move_till_cash(
     returned at close, a hand-over between tellers): debit the receiving teller-cash account,
     credit the giving one. Both must be teller cash of the same branch; the giving one must hold
     the amount (cash that is not in a drawer cannot leave it). Permission `ledger.manage_tills`."""
+    refuse_partner_outflow(actor)
     if as_uuid(from_account_id) == as_uuid(to_account_id):
         raise ValidationFailed("Choose two different teller-cash accounts.", field="to_account")
     source_id = as_uuid(from_account_id)

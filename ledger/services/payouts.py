@@ -18,7 +18,7 @@ from ..exceptions import AccountNotFound, TillShort
 from ..lock_objects import posting_request_for_update
 from ..models import JournalEntry, PostingRequest
 from . import _direct
-from ._common import require
+from ._common import refuse_partner_outflow, require
 from .posting_requests import WITHDRAWAL, finish_posting_request, release_posting_hold
 
 
@@ -72,6 +72,7 @@ def pay_approved_withdrawal(*, posting_request_id: uuid.UUID, actor: User | None
     """Pay out an approved cash withdrawal that waits for cash, from `actor`'s own till (any teller
     of the branch, permission `ledger.post_transaction`). Idempotent: a second click answers the
     entry posted by the first. A till still short refuses (`TillShort`) and the request waits on."""
+    refuse_partner_outflow(actor)
     posting_request = posting_request_for_update(posting_request_id).first()
     if posting_request is None:
         raise AccountNotFound("No such withdrawal.")

@@ -11,6 +11,7 @@ from django.contrib.auth.models import Permission
 from guardian.shortcuts import assign_perm
 
 from ledger import services
+from ledger.exceptions import NotPermitted
 from ledger.models import Account, JournalEntry
 from ledger.selectors import ledger_discrepancies
 from tests.ledger.factories import fund_till, make_account
@@ -453,3 +454,19 @@ def test_reverse_another_branchs_or_unknown_entry_is_404(api_as, make_staff, oth
         post(client, f"/api/v1/journal-entries/{uuid.uuid4()}/reverse/", {"reason": "x"}).status_code == 404
     )
     assert post(client, "/api/v1/journal-entries/JE1/reverse/", {"reason": "x"}).status_code == 404
+
+
+def test_the_services_refuse_a_partner_taking_money_out_whatever_route_calls_them(make_staff, branch):
+    # given a partner granted posting (it may deposit) and an account with money
+    partner = _partner(make_staff, branch, may_post=True)
+    account = make_account(branch, balance="1000.00")
+    other = make_account(branch)
+
+    # when a caller other than the API (no DRF permission class in the way) asks the services
+    # then the withdrawal and the transfer are refused by the services themselves, nothing posted
+    with pytest.raises(NotPermitted, match="deposits only"):
+        services.withdraw(account_id=account.pk, amount=D("100.00"), actor=partner)
+    with pytest.raises(NotPermitted, match="deposits only"):
+        services.transfer(from_account_id=account.pk, to_account_id=other.pk, amount=D("1.00"), actor=partner)
+    services.deposit(account_id=account.pk, amount=D("5.00"), actor=partner)
+    assert balance(account) == D("1005.00")
