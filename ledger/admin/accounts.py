@@ -12,7 +12,6 @@ from django.utils.html import format_html, format_html_join
 from cooperative.admin_confirm import submit_form
 from cooperative.admin_scoping import SafeAutocompleteSelect, ScopedHistoryAdmin
 from cooperative.exceptions import DomainError
-from cooperative.history import set_change_reason
 from cooperative.money import format_amount
 from cooperative.pagination import EstimatedCountPaginator
 from cooperative.permissions import scope_queryset
@@ -128,11 +127,13 @@ class AccountAdmin(AccountMoneyActionsMixin, ScopedHistoryAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             raise PermissionDenied  # accounts are opened through open_account (add_view)
-        fields = [name for name in form.changed_data if name in self.EDITABLE_FIELDS]
-        if fields:
-            # update_fields: the balance read with this form is never written back.
-            set_change_reason(obj, "Product rules changed in the admin")
-            obj.save(update_fields=[*fields, "updated_at"])
+        changes = {
+            name: form.cleaned_data[name] for name in form.changed_data if name in self.EDITABLE_FIELDS
+        }
+        if changes:
+            # The service locks the row and writes only these fields: the balance read with this form
+            # is never written back.
+            services.update_account_settings(account_id=obj.pk, changes=changes, actor=request.user)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         account = self._account_or_404(request, object_id)

@@ -9,7 +9,13 @@ seed, migrations) and passes.
 """
 
 from ._common import DEPOSIT_ACCOUNT_TYPES, as_uuid
-from .accounts import close_account, freeze_account, open_account, unfreeze_account
+from .accounts import (
+    close_account,
+    freeze_account,
+    open_account,
+    unfreeze_account,
+    update_account_settings,
+)
 from .gl_accounts import (
     BRANCH_GL_ACCOUNTS,
     bootstrap_branch_ledger,
@@ -48,5 +54,6 @@ __all__ = [
     "till_teller_of",
     "transfer",
     "unfreeze_account",
+    "update_account_settings",
     "withdraw",
 ]

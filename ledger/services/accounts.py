@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 
 from approvals.services import ensure_not_pending, request_approval
 from cooperative.exceptions import Conflict, ValidationFailed
+from cooperative.history import set_change_reason
 from cooperative.models import User
 from cooperative.money import money
 
@@ -143,3 +144,39 @@ def close_account(
             account_id=account.pk, reason=reason, actor=actor, sweep_to_account_id=target.pk
         )
     return Pending(approval_request=approval)
+
+
+ACCOUNT_SETTINGS = ("name", "minimum_balance", "daily_withdrawal_limit")
+
+
+@transaction.atomic
+def update_account_settings(*, account_id: uuid.UUID, changes: dict, actor: User | None = None) -> Account:
+    """Change an account's name, minimum balance or daily withdrawal limit (nothing else: balances
+    move only through postings). Permission `ledger.change_account` in the account's branch; the
+    account's history records who changed what, and the request's audit row the client IP."""
+    unknown = sorted(set(changes) - set(ACCOUNT_SETTINGS))
+    if unknown:
+        raise ValidationFailed(f"These are not account settings: {', '.join(unknown)}.")
+    account = accounts_for_update([account_id]).first()
+    if account is None:
+        raise AccountNotFound("No such account.")
+    require(actor, "ledger.change_account", account.branch_id)
+    minimum, limit = changes.get("minimum_balance"), changes.get("daily_withdrawal_limit")
+    if minimum is not None and minimum < 0:
+        raise ValidationFailed("The minimum balance cannot be below zero.", field="minimum_balance")
+    if limit is not None and limit <= 0:
+        raise ValidationFailed(
+            "The daily limit must be above zero, or empty.", field="daily_withdrawal_limit"
+        )
+    changed = [name for name, value in changes.items() if getattr(account, name) != value]
+    if not changed:
+        return account
+    for name in changed:
+        setattr(
+            account,
+            name,
+            money(changes[name]) if name != "name" and changes[name] is not None else changes[name],
+        )
+    set_change_reason(account, "Account settings changed: " + ", ".join(changed))
+    account.save(update_fields=[*changed, "updated_at"])
+    return account

@@ -6,12 +6,15 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from approvals.models import ApprovalRequest
 from approvals.services import decide_approval
+from cooperative.exceptions import ValidationFailed
 from cooperative.models import AuditLog
 from ledger import services
+from ledger.exceptions import NotPermitted
 from ledger.models import Account, AccountType, Hold, JournalEntry, Transaction
 from tests.ledger.factories import make_account, make_member
 
@@ -231,6 +234,27 @@ def test_editing_product_rules_never_writes_the_balance(login, manager, books):
     ours.refresh_from_db()
     assert ours.minimum_balance == D("500.00")
     assert ours.balance == D("23600.00")
+    # and the change went through the service: the history names who and what
+    latest = ours.history.latest()
+    assert latest.history_user == manager
+    assert latest.history_change_reason == "Account settings changed: minimum_balance"
+
+
+def test_account_settings_service_checks_permission_branch_and_fields(make_staff, books, other_branch):
+    ours, _ = books
+    teller = make_staff("TELLER", ours.branch)  # no change_account
+    with pytest.raises(NotPermitted):
+        services.update_account_settings(account_id=ours.pk, changes={"name": "X"}, actor=teller)
+    elsewhere = make_staff("MANAGER", other_branch)
+    elsewhere.user_permissions.add(Permission.objects.get(codename="change_account"))
+    with pytest.raises(NotPermitted, match="branch you do not work in"):
+        services.update_account_settings(account_id=ours.pk, changes={"name": "X"}, actor=elsewhere)
+    with pytest.raises(ValidationFailed, match="not account settings: balance"):
+        services.update_account_settings(account_id=ours.pk, changes={"balance": D("1")})
+    with pytest.raises(ValidationFailed, match="below zero"):
+        services.update_account_settings(account_id=ours.pk, changes={"minimum_balance": D("-1")})
+    ours.refresh_from_db()
+    assert ours.name != "X"
 
 
 def test_auditor_sees_no_buttons_and_cannot_post(login, auditor, books):
